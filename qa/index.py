@@ -1,0 +1,255 @@
+"""The on-disk index: passages, FAISS vectors, BM25 and a manifest, built atomically.
+
+Layout under the index folder:
+    CURRENT                 name of the build in use (replaced atomically once a build is complete)
+    builds/<name>/          manifest.json, documents.jsonl, passages.jsonl, dense.faiss, bm25/
+A build is written to a fresh folder and only then named in CURRENT, so a crash or a failed build
+leaves the previous index in use. The manifest records what the index was built from (embedding model,
+passage settings, corpus fingerprint, format version) and a checksum of every file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from qa.documents import Document, Passage
+from qa.embedder import Embedder
+from qa.ingest import Corpus
+from qa.passages import split_corpus
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+BUILDS_DIR = "builds"
+
+
+class IndexProblem(RuntimeError):
+    """Base of index problems; messages say what is wrong and what to do."""
+
+
+class IndexMissingError(IndexProblem):
+    pass
+
+
+class IndexCorruptError(IndexProblem):
+    pass
+
+
+class PassageSettings(BaseModel):
+    sentences: int
+    overlap: int
+    max_chars: int
+
+
+class IndexManifest(BaseModel):
+    format_version: int
+    built_at: str
+    embedding_model: str
+    dimensions: int
+    index_type: str
+    passage_settings: PassageSettings
+    corpus_dir: str
+    corpus_fingerprint: str
+    documents: int
+    passages: int
+    skipped_files: list[str] = []
+    files: dict[str, str]  # relative path -> sha256
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bm25_tokenize(texts: list[str]):
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+
+
+def _dense_index(vectors: np.ndarray, index_type: str):
+    import faiss
+
+    dimensions = vectors.shape[1]
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dimensions, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dimensions)
+    index.add(vectors)
+    return index
+
+
+def current_build_dir(index_dir: Path) -> Path | None:
+    pointer = Path(index_dir) / CURRENT_FILE
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    return Path(index_dir) / BUILDS_DIR / name if name else None
+
+
+def build_index(
+    corpus: Corpus,
+    index_dir: Path,
+    embedder: Embedder,
+    corpus_dir: Path | str = "",
+    sentences: int = 3,
+    overlap: int = 1,
+    max_chars: int = 1200,
+    index_type: str = "flat",
+    progress: bool = True,
+) -> IndexManifest:
+    """Build a complete index in a new folder, then make it current; older builds are removed afterwards."""
+    import bm25s
+    import faiss
+
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    builds = index_dir / BUILDS_DIR
+    builds.mkdir(parents=True, exist_ok=True)
+    name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    staging = builds / (name + ".partial")
+    staging.mkdir()
+    try:
+        passages = split_corpus(corpus.documents, sentences, overlap, max_chars)
+        log.info("index build: %d documents -> %d passages", len(corpus.documents), len(passages))
+        vectors = embedder.embed([p.text for p in passages], progress=progress)
+        faiss.write_index(_dense_index(vectors, index_type), str(staging / "dense.faiss"))
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize([p.text for p in passages]), show_progress=False)
+        retriever.save(str(staging / "bm25"), show_progress=False)
+        with (staging / "documents.jsonl").open("w", encoding="utf-8") as handle:
+            for document in corpus.documents:
+                handle.write(document.model_dump_json() + "\n")
+        with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
+            for passage in passages:
+                handle.write(passage.model_dump_json(exclude={"text"}) + "\n")
+        files = {
+            str(path.relative_to(staging)): _sha256(path) for path in sorted(staging.rglob("*")) if path.is_file()
+        }
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
+            built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            embedding_model=embedder.name,
+            dimensions=int(vectors.shape[1]),
+            index_type=index_type,
+            passage_settings=PassageSettings(sentences=sentences, overlap=overlap, max_chars=max_chars),
+            corpus_dir=str(corpus_dir),
+            corpus_fingerprint=corpus.fingerprint,
+            documents=len(corpus.documents),
+            passages=len(passages),
+            skipped_files=corpus.skipped,
+            files=files,
+        )
+        (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        final = builds / name
+        staging.rename(final)
+        # The switch: write the pointer beside, then rename over the old one (atomic on POSIX).
+        pointer_tmp = index_dir / (CURRENT_FILE + ".tmp")
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        with pointer_tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, index_dir / CURRENT_FILE)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for old in builds.iterdir():
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    log.info("index build %s done in %.1fs", name, time.perf_counter() - started)
+    return manifest
+
+
+@dataclass
+class CorpusIndex:
+    """A loaded index: everything retrieval needs, in memory."""
+
+    path: Path
+    manifest: IndexManifest
+    documents: dict[str, Document]
+    passages: list[Passage]
+    dense: object  # faiss.Index
+    bm25: object  # bm25s.BM25
+
+    def passage_text(self, passage: Passage) -> str:
+        return self.documents[passage.doc_id].text[passage.start : passage.end]
+
+
+def read_manifest(index_dir: Path) -> IndexManifest:
+    build = current_build_dir(index_dir)
+    if build is None or not build.is_dir():
+        raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build one")
+    try:
+        return IndexManifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        raise IndexCorruptError(f"index {build}: manifest.json unreadable ({exc}); rebuild with `qa index`") from exc
+
+
+def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
+    """Load the current build, checking every file against its manifest checksum first."""
+    import bm25s
+    import faiss
+
+    manifest = read_manifest(index_dir)
+    build = current_build_dir(index_dir)
+    assert build is not None
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index {build}: format version {manifest.format_version}, this code reads {FORMAT_VERSION}; rebuild"
+        )
+    if verify:
+        for relative, expected in manifest.files.items():
+            path = build / relative
+            if not path.is_file():
+                raise IndexCorruptError(f"index {build}: file {relative} is missing; rebuild with `qa index`")
+            if _sha256(path) != expected:
+                raise IndexCorruptError(f"index {build}: file {relative} is corrupt (checksum mismatch); rebuild")
+    try:
+        documents = {}
+        for line in (build / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+            document = Document.model_validate_json(line)
+            documents[document.id] = document
+        passages = []
+        for line in (build / "passages.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            document = documents[record["doc_id"]]
+            passages.append(Passage(text=document.text[record["start"] : record["end"]], **record))
+        dense = faiss.read_index(str(build / "dense.faiss"))
+        bm25 = bm25s.BM25.load(str(build / "bm25"))
+    except Exception as exc:  # any parse failure of a build file means the build is unusable
+        raise IndexCorruptError(f"index {build}: cannot be read ({type(exc).__name__}: {exc}); rebuild") from exc
+    if dense.ntotal != len(passages) or dense.d != manifest.dimensions:
+        raise IndexCorruptError(f"index {build}: vector count or size does not match the passages; rebuild")
+    return CorpusIndex(build, manifest, documents, passages, dense, bm25)
+
+
+def staleness(manifest: IndexManifest, corpus_fingerprint: str, embedding_model: str, sentences: int,
+              overlap: int, max_chars: int, index_type: str) -> list[str]:
+    """Reasons the index no longer matches the corpus or settings (empty when it is fresh)."""
+    reasons = []
+    if manifest.corpus_fingerprint != corpus_fingerprint:
+        reasons.append("the corpus changed since the index was built")
+    if manifest.embedding_model != embedding_model:
+        reasons.append(f"index built with embedding model {manifest.embedding_model}, configured {embedding_model}")
+    wanted = PassageSettings(sentences=sentences, overlap=overlap, max_chars=max_chars)
+    if manifest.passage_settings != wanted:
+        reasons.append(f"passage settings changed ({manifest.passage_settings} -> {wanted})")
+    if manifest.index_type != index_type:
+        reasons.append(f"index type changed ({manifest.index_type} -> {index_type})")
+    return reasons

@@ -1,0 +1,148 @@
+"""The public answering pipeline: retrieve passages, read spans, decide what to answer.
+
+`QAPipeline.ask()` is the one function the HTTP service, the CLI and the evaluations call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from qa.config import Settings
+from qa.embedder import Embedder
+from qa.index import CorpusIndex, IndexMissingError, build_index, load_index, read_manifest, staleness
+from qa.ingest import load_corpus
+from qa.metrics import normalize_answer
+from qa.reader.model import Reader
+from qa.retriever import HybridRetriever
+from qa.schemas import Answer, Citation, QAResponse, RetrievedPassage
+
+log = logging.getLogger(__name__)
+
+
+class IndexStaleError(RuntimeError):
+    pass
+
+
+def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = None) -> CorpusIndex:
+    """Load the index, building it first when missing, or rebuilding when stale and auto_build is on."""
+    corpus = load_corpus(settings.corpus_dir)
+    wanted = dict(
+        sentences=settings.passage_sentences, overlap=settings.passage_overlap,
+        max_chars=settings.passage_max_chars, index_type=settings.index_type,
+    )
+    try:
+        manifest = read_manifest(settings.index_dir)
+        reasons = staleness(manifest, corpus.fingerprint, embedder.name, **wanted)
+    except IndexMissingError:
+        reasons = ["no index built yet"]
+    if reasons:
+        allowed = settings.auto_build if rebuild is None else rebuild
+        if not allowed:
+            raise IndexStaleError(f"index in {settings.index_dir} is out of date: {'; '.join(reasons)}; run `qa index`")
+        log.info("building the index: %s", "; ".join(reasons))
+        build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **wanted)
+    return load_index(settings.index_dir)
+
+
+@dataclass
+class _Candidate:
+    text: str
+    probability: float
+    doc_id: str
+    doc_start: int
+    doc_end: int
+    passage_index: int
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.doc_id == b.doc_id and a.doc_start < b.doc_end and b.doc_start < a.doc_end
+
+
+class QAPipeline:
+    def __init__(self, index: CorpusIndex, retriever: HybridRetriever, reader: Reader, settings: Settings):
+        self.index = index
+        self.retriever = retriever
+        self.reader = reader
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings, build_if_needed: bool | None = None) -> "QAPipeline":
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        embedder = Embedder(settings.embedding_model)
+        index = ensure_index(settings, embedder, build_if_needed)
+        retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
+        reader = Reader.load(settings.reader_model, device=settings.device)
+        return cls(index, retriever, reader, settings)
+
+    @property
+    def answer_threshold(self) -> float:
+        if self.settings.answer_threshold is not None:
+            return self.settings.answer_threshold
+        return self.reader.settings.probability_threshold
+
+    def ask(self, question: str, top_k: int | None = None) -> QAResponse:
+        started = time.perf_counter()
+        top_k = top_k or self.settings.top_k
+        retrieved = self.retriever.retrieve(question, top_k)
+        retrieved_at = time.perf_counter()
+        reading = self.reader.read(question, [r.passage.text for r in retrieved], top_k=5 * max(1, len(retrieved)))
+        read_at = time.perf_counter()
+        answers = self._decide(reading.spans, retrieved)
+        passages = [
+            RetrievedPassage(
+                doc_id=r.passage.doc_id, title=self.index.documents[r.passage.doc_id].title,
+                date=self.index.documents[r.passage.doc_id].date, passage=r.passage.text,
+                passage_start=r.passage.start, passage_end=r.passage.end, retrieval_score=r.score,
+            )
+            for r in retrieved
+        ]
+        return QAResponse(
+            question=question, answers=answers, abstained=not answers, passages=passages,
+            timings_ms={
+                "retrieve": 1000 * (retrieved_at - started),
+                "read": 1000 * (read_at - retrieved_at),
+                "total": 1000 * (time.perf_counter() - started),
+            },
+        )
+
+    def _decide(self, spans, retrieved) -> list[Answer]:
+        """Keep spans above the threshold; merge duplicates (same normalised text, or overlapping in a document)."""
+        kept: list[_Candidate] = []
+        seen_texts: set[str] = set()
+        for span in sorted(spans, key=lambda s: -s.probability):
+            if span.probability < self.answer_threshold:
+                break
+            passage = retrieved[span.passage_index].passage
+            candidate = _Candidate(
+                span.text, span.probability, passage.doc_id,
+                passage.start + span.start, passage.start + span.end, span.passage_index,
+            )
+            key = normalize_answer(candidate.text)
+            if not key or key in seen_texts or any(_overlaps(candidate, other) for other in kept):
+                continue
+            seen_texts.add(key)
+            kept.append(candidate)
+            if len(kept) >= self.settings.max_answers:
+                break
+        answers = []
+        for candidate in kept:
+            passage = retrieved[candidate.passage_index].passage
+            document = self.index.documents[candidate.doc_id]
+            # The invariant every client relies on: the answer is the document's own text at these offsets.
+            assert document.text[candidate.doc_start : candidate.doc_end] == candidate.text
+            answers.append(
+                Answer(
+                    text=candidate.text, score=round(candidate.probability, 4),
+                    citation=Citation(
+                        doc_id=document.id, title=document.title, date=document.date, url=document.url,
+                        passage=passage.text, passage_start=passage.start, passage_end=passage.end,
+                        answer_start=candidate.doc_start, answer_end=candidate.doc_end,
+                    ),
+                )
+            )
+        return answers

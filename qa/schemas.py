@@ -1,0 +1,45 @@
+"""Typed answers, as every front end (HTTP, CLI, eval) receives them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """Where an answer comes from. Offsets are characters into the document's text."""
+
+    doc_id: str
+    title: str
+    date: str | None = None
+    url: str | None = None
+    passage: str = Field(description="the passage the answer was read from")
+    passage_start: int
+    passage_end: int
+    answer_start: int
+    answer_end: int
+
+
+class Answer(BaseModel):
+    text: str = Field(description="copied verbatim from the document: text == document[answer_start:answer_end]")
+    score: float = Field(ge=0.0, le=1.0, description="calibrated probability that the answer is right")
+    citation: Citation
+
+
+class RetrievedPassage(BaseModel):
+    """A passage the reader looked at, so a person can check an answer or an abstention."""
+
+    doc_id: str
+    title: str
+    date: str | None = None
+    passage: str
+    passage_start: int
+    passage_end: int
+    retrieval_score: float
+
+
+class QAResponse(BaseModel):
+    question: str
+    answers: list[Answer]
+    abstained: bool = Field(description="true when nothing in the corpus supports an answer")
+    passages: list[RetrievedPassage] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
