@@ -1,0 +1,1 @@
+"""HTTP service: thin FastAPI routers over qa.pipeline.QAPipeline."""

@@ -1,0 +1,99 @@
+"""The FastAPI application factory: settings, service, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.observability import Metrics, RequestContextMiddleware, request_id_var
+from api.routes import ask, health, openai_compat, web
+from api.service import AnsweringService
+from qa import __version__
+from qa.config import Settings, get_settings
+from qa.pipeline import QAPipeline
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": message, "status": status, "request_id": request_id_var.get()}, status_code=status, headers=headers
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(
+    settings: Settings | None = None,
+    pipeline_factory: Callable[[], QAPipeline] | None = None,
+    load_in_background: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+    factory = pipeline_factory or (lambda: QAPipeline.from_settings(settings))
+    service = AnsweringService(settings, factory)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if load_in_background:
+            service.load_in_background()
+        else:
+            service.load()
+        yield
+        log.info("shutting down: finishing questions in flight")
+        service.shutdown()
+
+    app = FastAPI(
+        title="News QA",
+        version=__version__,
+        description="Extractive question answering over a corpus of news articles: every answer is a span "
+        "copied from an article, with its citation; the service abstains when the corpus holds no answer.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.metrics = metrics
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return _error(422, _describe_validation(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception):
+        log.exception("unexpected error")
+        return _error(500, "internal error; the request id identifies it in the logs")
+
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def starlette_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    app.include_router(health.router)
+    app.include_router(ask.router)
+    app.include_router(openai_compat.router)
+    app.include_router(web.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app

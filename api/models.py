@@ -1,0 +1,49 @@
+"""Request and error bodies of the HTTP API (responses reuse qa.schemas)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from pydantic import BaseModel, Field, field_validator
+
+# Categories of Unicode that are never part of a real question: control, format (zero-width,
+# bidi overrides), surrogates, private use and unassigned code points.
+_REJECTED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_ALLOWED_CONTROLS = {"\n", "\t", "\r"}
+
+
+def clean_question(value: str, max_chars: int) -> str:
+    """NFC-normalise and check a question; ValueError names the limit that was broken."""
+    if not isinstance(value, str):
+        raise ValueError("question must be a string")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise ValueError("question must not be empty")
+    if len(text) > max_chars:
+        raise ValueError(f"question is {len(text)} characters; the limit is {max_chars}")
+    for ch in text:
+        if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in _REJECTED_CATEGORIES:
+            raise ValueError(f"question contains a control or invisible character (U+{ord(ch):04X})")
+    if not any(ch.isalnum() for ch in text):
+        raise ValueError("question must contain at least one letter or digit")
+    return " ".join(text.split())
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question, in plain text", examples=["When was the CQC visit?"])
+    top_k: int | None = Field(None, ge=1, le=100, description="passages to read (bounded by the server's max_top_k)")
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question_is_string(cls, value):
+        if not isinstance(value, str):
+            raise ValueError("question must be a string")
+        return value
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what went wrong, for a person to read")
+    status: int
+    request_id: str | None = None

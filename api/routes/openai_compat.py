@@ -1,0 +1,111 @@
+"""OpenAI-compatible chat completions over the same answering path as /ask.
+
+The assistant message is only the extracted answer(s) and their source (title, date) in a fixed frame,
+or a fixed sentence when the service abstains: never generated text. Structured citations ride along
+in the extra `citations` field.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.deps import answer, checked_question
+from api.models import ErrorResponse
+from api.security import require_api_key
+from qa.schemas import Answer, QAResponse
+
+MODEL_ID = "newsqa-extractive"
+NO_ANSWER = "The corpus holds no answer to this question."
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)])
+_ERRORS = {code: {"model": ErrorResponse} for code in (401, 413, 422, 503, 504)}
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if isinstance(self.content, list):
+            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return ""
+
+
+class ChatCompletionRequest(BaseModel):
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    # Accepted for compatibility; extraction has no sampling, so they change nothing.
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    n: int | None = None
+    user: str | None = None
+
+    model_config = {"extra": "allow"}
+
+
+def render_answers(response: QAResponse) -> str:
+    """The fixed framing: each answer as copied from the corpus, then its source."""
+    if response.abstained:
+        return NO_ANSWER
+    return "\n".join(_render(a) for a in response.answers)
+
+
+def _render(item: Answer) -> str:
+    source = item.citation.title + (f", {item.citation.date}" if item.citation.date else "")
+    return f"{item.text} (source: {source})"
+
+
+def _citations(response: QAResponse) -> list[dict]:
+    return [{"text": a.text, "score": a.score, **a.citation.model_dump()} for a in response.answers]
+
+
+@router.get("/models", summary="The one model this service offers")
+async def list_models() -> dict:
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "newsqa"}]}
+
+
+@router.post("/chat/completions", responses=_ERRORS, summary="Answer the latest user message (OpenAI chat API)")
+async def chat_completions(request: Request, body: ChatCompletionRequest):
+    if body.model != MODEL_ID:
+        raise HTTPException(404, f"model '{body.model}' does not exist; use '{MODEL_ID}' (GET /v1/models)")
+    user_messages = [m for m in body.messages if m.role == "user"]
+    if not user_messages:
+        raise HTTPException(422, "messages must include a message with role 'user'")
+    question = checked_question(request, user_messages[-1].text())
+    response = await answer(request, question, None)
+    completion_id = "chatcmpl-" + uuid.uuid4().hex
+    created = int(time.time())
+    content = render_answers(response)
+    extra = {"citations": _citations(response), "abstained": response.abstained}
+    if not body.stream:
+        return {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            **extra,
+        }
+
+    def chunk(delta: dict, finish: Literal["stop"] | None = None, **more) -> str:
+        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    def events():
+        yield chunk({"role": "assistant", "content": ""})
+        yield chunk({"content": content})
+        yield chunk({}, "stop", **extra)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,164 @@
+"""Benchmarks that print their figures: reader CPU latency, and /ask latency and load over a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.report import percentiles
+
+SEED_QUESTIONS = [
+    ("When was the CQC visit?", "November 2023"),
+    ("Who is the Trust’s chief nurse?", "Liz Lees"),
+    ("How many births does Luton have annually?", "5,200"),
+    ("Who is the Trust’s director of midwifery?", "Emma Hardwick"),
+    ("What is the capital of France?", None),  # must abstain
+]
+
+
+def _passages_of_about(words: int, count: int, squad_dir: Path | None) -> list[str]:
+    """Real paragraphs of about `words` words: held-out SQuAD ones when available, else the seed article."""
+    texts: list[str] = []
+    if squad_dir and (squad_dir / "dev-v2.0.json.gz").exists():
+        from qa.reader.data import test_examples
+
+        texts = sorted({e.context for e in test_examples(squad_dir)}, key=lambda t: abs(len(t.split()) - words))
+    if len(texts) < count:
+        seed = (Path(__file__).resolve().parent.parent / "seeds" / "000_8b6f645272f1e33c.txt").read_text(encoding="utf-8")
+        tokens = seed.split()
+        texts += [" ".join(tokens[i : i + words]) for i in range(0, len(tokens) - words, words // 2)]
+    return texts[:count]
+
+
+def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None) -> dict[str, Any]:
+    from qa.reader.model import Reader
+
+    reader = Reader.load(device="cpu")
+    texts = _passages_of_about(words, passages, squad_dir)
+    question = "What did the report say?"
+    for _ in range(5):
+        reader.read(question, texts)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        reader.read(question, texts)
+        timings.append(1000 * (time.perf_counter() - started))
+    import torch
+
+    return {"passages": len(texts), "mean_words": statistics.mean(len(t.split()) for t in texts), "runs": runs,
+            "torch_threads": torch.get_num_threads(), "latency_ms": percentiles(timings)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _OwnServer:
+    """A `qa serve` child process on a free loopback port, for benchmarks that bring their own server."""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "qa_cli", "serve"], env={**os.environ, **(env or {}), "QA_PORT": str(self.port)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        import httpx
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the server exited during start-up (run `qa serve` to see why)")
+            try:
+                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("the server did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def _check(body: dict, expected: str | None) -> bool:
+    if expected is None:
+        return body["abstained"] is True
+    return any(expected in a["text"] for a in body["answers"])
+
+
+def bench_api(url: str | None = None, concurrency: int = 1, duration_s: float = 30.0, max_requests: int = 200,
+              api_key: str | None = None) -> dict[str, Any]:
+    """Latency (and, with concurrency > 1, throughput) of /ask; every answer is checked against the expected one."""
+    import httpx
+
+    server = None
+    if url is None:
+        server = _OwnServer()
+        server.wait_ready()
+        url = server.url
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    wrong: list[str] = []
+    lock = threading.Lock()
+    deadline = time.time() + duration_s
+    issued = {"n": 0}
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            while time.time() < deadline:
+                with lock:
+                    if issued["n"] >= max_requests:
+                        return
+                    index = issued["n"]
+                    issued["n"] += 1
+                question, expected = SEED_QUESTIONS[index % len(SEED_QUESTIONS)]
+                started = time.perf_counter()
+                try:
+                    response = client.post("/ask", json={"question": question})
+                    status = response.status_code
+                except httpx.HTTPError as exc:
+                    status, response = 0, None
+                    wrong.append(f"{question}: {type(exc).__name__}")
+                elapsed = 1000 * (time.perf_counter() - started)
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if status == 200:
+                        latencies.append(elapsed)
+                        if not _check(response.json(), expected):
+                            wrong.append(question)
+
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:  # warm-up
+            for question, _ in SEED_QUESTIONS:
+                client.post("/ask", json={"question": question})
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+    finally:
+        if server:
+            server.stop()
+    total = sum(statuses.values())
+    return {
+        "url": url, "concurrency": concurrency, "requests": total, "wall_s": wall,
+        "throughput_rps": total / wall if wall else 0.0, "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": total - statuses.get(200, 0), "wrong_answers": len(wrong), "wrong_examples": wrong[:5],
+        "latency_ms": percentiles(latencies),
+    }

@@ -1,0 +1,100 @@
+"""Ingest, passages and the on-disk index, with real FAISS and BM25."""
+
+import json
+
+import pytest
+
+from conftest import SEED_DOC_ID, SEEDS
+from qa.embedder import Embedder
+from qa.index import IndexCorruptError, IndexMissingError, build_index, current_build_dir, load_index, staleness
+from qa.ingest import CorpusError, load_corpus
+from qa.passages import split_corpus
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder()
+
+
+def test_seed_date_line_becomes_the_date_and_leaves_the_text():
+    corpus = load_corpus(SEEDS)
+    document = corpus.documents[0]
+    assert document.id == SEED_DOC_ID and document.date == "2025-10-23"
+    assert document.text.startswith("Luton’s “improving” maternity services")
+
+
+def test_unreadable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
+    (tmp_path / "good.txt").write_text("date 2024-01-02\nThe ward reopened in May.", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
+    (tmp_path / "articles.jsonl").write_text(
+        json.dumps({"id": "j1", "title": "T", "date": "2024-02-03", "url": "http://x", "text": "Body text here."}) + "\nnot json\n",
+        encoding="utf-8",
+    )
+    corpus = load_corpus(tmp_path)
+    assert sorted(d.id for d in corpus.documents) == ["good", "j1"]
+    assert {d.id: d.date for d in corpus.documents} == {"good": "2024-01-02", "j1": "2024-02-03"}
+    skipped = "\n".join(corpus.skipped)
+    for name in ("binary.txt", "latin1.txt", "empty.md", "articles.jsonl:2"):
+        assert name in skipped
+    assert "binary.txt" in caplog.text
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="no readable article"):
+        load_corpus(tmp_path)
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "missing")
+
+
+def test_passages_keep_offsets_into_their_document():
+    corpus = load_corpus(SEEDS)
+    passages = split_corpus(corpus.documents, sentences=3, overlap=1)
+    text = corpus.documents[0].text
+    assert len(passages) > 5
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+    # Overlap: consecutive passages share text.
+    assert passages[1].start < passages[0].end
+
+
+def test_build_then_load_round_trip(tmp_path, embedder):
+    manifest = build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    index = load_index(tmp_path)
+    assert index.manifest.passages == manifest.passages == len(index.passages) == index.dense.ntotal
+    assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dimensions == 384
+    assert staleness(manifest, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == []
+    assert staleness(manifest, "other", "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == [
+        "the corpus changed since the index was built"
+    ]
+
+
+def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
+    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    before = current_build_dir(tmp_path)
+
+    class ExplodingEmbedder(Embedder):
+        def embed(self, texts, progress=False):
+            raise KeyboardInterrupt("simulated crash mid-build")
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(load_corpus(SEEDS), tmp_path, ExplodingEmbedder(), corpus_dir=SEEDS, progress=False)
+    assert current_build_dir(tmp_path) == before
+    assert [p.name for p in (tmp_path / "builds").iterdir()] == [before.name]  # no half-written build left
+    assert load_index(tmp_path).manifest.passages > 0
+
+
+def test_corrupt_or_missing_index_gives_a_clear_error(tmp_path, embedder):
+    with pytest.raises(IndexMissingError, match="qa index"):
+        load_index(tmp_path)
+    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    faiss_file = current_build_dir(tmp_path) / "dense.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match="dense.faiss is corrupt"):
+        load_index(tmp_path)
+
+
+def test_hybrid_retrieval_finds_the_cqc_passage(pipeline):
+    retrieved = pipeline.retriever.retrieve("When was the CQC visit?", 3)
+    assert any("November 2023" in r.passage.text for r in retrieved)
