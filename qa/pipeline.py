@@ -15,7 +15,9 @@ from qa.index import CorpusIndex, IndexMissingError, build_index, load_index, re
 from qa.ingest import load_corpus
 from qa.metrics import normalize_answer
 from qa.reader.model import Reader
+from qa.reader.model import ExtractedSpan
 from qa.retriever import HybridRetriever
+from qa.retriever import RetrievedPassage as RetrievedHit
 from qa.schemas import Answer, Citation, QAResponse, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,16 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = 
         log.info("building the index: %s", "; ".join(reasons))
         build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **wanted)
     return load_index(settings.index_dir)
+
+
+@dataclass
+class Reading:
+    """What retrieval and the reader found for one question, before the answer decision."""
+
+    question: str
+    retrieved: list[RetrievedHit]
+    spans: list[ExtractedSpan]  # best first, calibrated probability in .probability
+    timings_ms: dict[str, float]
 
 
 @dataclass
@@ -85,33 +97,41 @@ class QAPipeline:
             return self.settings.answer_threshold
         return self.reader.settings.probability_threshold
 
+    def read(self, question: str, top_k: int | None = None) -> Reading:
+        """Retrieve and read, before any answer decision: every candidate span with its calibrated score."""
+        return self.read_many([question], top_k)[0]
+
+    def read_many(self, questions: list[str], top_k: int | None = None) -> list[Reading]:
+        """`read` for a batch of questions: one embedding call and one batched reader pass (for evaluations)."""
+        started = time.perf_counter()
+        retrieved = self.retriever.retrieve_many(questions, top_k or self.settings.top_k)
+        retrieved_at = time.perf_counter()
+        outputs = self.reader.read_many(
+            questions, [[r.passage.text for r in hits] for hits in retrieved], top_k=5 * (top_k or self.settings.top_k)
+        )
+        timings = {"retrieve": 1000 * (retrieved_at - started), "read": 1000 * (time.perf_counter() - retrieved_at)}
+        return [Reading(q, hits, out.spans, dict(timings)) for q, hits, out in zip(questions, retrieved, outputs)]
+
     def ask(self, question: str, top_k: int | None = None) -> QAResponse:
         started = time.perf_counter()
-        top_k = top_k or self.settings.top_k
-        retrieved = self.retriever.retrieve(question, top_k)
-        retrieved_at = time.perf_counter()
-        reading = self.reader.read(question, [r.passage.text for r in retrieved], top_k=5 * max(1, len(retrieved)))
-        read_at = time.perf_counter()
-        answers = self._decide(reading.spans, retrieved)
+        reading = self.read(question, top_k)
+        answers = self.decide(reading)
         passages = [
             RetrievedPassage(
                 doc_id=r.passage.doc_id, title=self.index.documents[r.passage.doc_id].title,
                 date=self.index.documents[r.passage.doc_id].date, passage=r.passage.text,
                 passage_start=r.passage.start, passage_end=r.passage.end, retrieval_score=r.score,
             )
-            for r in retrieved
+            for r in reading.retrieved
         ]
         return QAResponse(
             question=question, answers=answers, abstained=not answers, passages=passages,
-            timings_ms={
-                "retrieve": 1000 * (retrieved_at - started),
-                "read": 1000 * (read_at - retrieved_at),
-                "total": 1000 * (time.perf_counter() - started),
-            },
+            timings_ms={**reading.timings_ms, "total": 1000 * (time.perf_counter() - started)},
         )
 
-    def _decide(self, spans, retrieved) -> list[Answer]:
+    def decide(self, reading: "Reading") -> list[Answer]:
         """Keep spans above the threshold; merge duplicates (same normalised text, or overlapping in a document)."""
+        spans, retrieved = reading.spans, reading.retrieved
         kept: list[_Candidate] = []
         seen_texts: set[str] = set()
         for span in sorted(spans, key=lambda s: -s.probability):

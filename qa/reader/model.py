@@ -141,21 +141,28 @@ class Reader:
         return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size)
 
     def _logits(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """Start/end logits for every window. Windows are batched by length and each batch is cut to its
+        longest member, so short passages do not pay for the padding of long ones."""
         import torch
 
-        starts, ends = [], []
+        n, seq_len = windows.input_ids.shape
+        starts = np.full((n, seq_len), -1e4, dtype=np.float32)
+        ends = np.full((n, seq_len), -1e4, dtype=np.float32)
+        lengths = windows.attention_mask.sum(axis=1)
+        order = np.argsort(-lengths, kind="stable")
         use_bf16 = self.device.startswith("cuda")
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-            for i in range(0, len(windows), self.batch_size):
+            for i in range(0, n, self.batch_size):
+                rows = order[i : i + self.batch_size]
+                width = int(lengths[rows].max())
                 batch = {
-                    "input_ids": torch.from_numpy(windows.input_ids[i : i + self.batch_size]).to(self.device),
-                    "attention_mask": torch.from_numpy(windows.attention_mask[i : i + self.batch_size]).to(self.device),
-                    "token_type_ids": torch.from_numpy(windows.token_type_ids[i : i + self.batch_size]).to(self.device),
+                    name: torch.from_numpy(np.ascontiguousarray(getattr(windows, name)[rows, :width])).to(self.device)
+                    for name in ("input_ids", "attention_mask", "token_type_ids")
                 }
                 out = self.model(**batch)
-                starts.append(out.start_logits.float().cpu().numpy())
-                ends.append(out.end_logits.float().cpu().numpy())
-        return np.concatenate(starts), np.concatenate(ends)
+                starts[rows, :width] = out.start_logits.float().cpu().numpy()
+                ends[rows, :width] = out.end_logits.float().cpu().numpy()
+        return starts, ends
 
     def read_pairs(self, questions: Sequence[str], passages: Sequence[str], top_k_per_pair: int = 5):
         """Span candidates and no-answer logits for each (question, passage) pair, in one batched pass."""
@@ -173,24 +180,30 @@ class Reader:
 
     def read(self, question: str, passages: Sequence[str], top_k: int = 5) -> ReaderOutput:
         """Best spans for one question over several passages; no passages gives no spans."""
-        if not passages:
-            return ReaderOutput()
-        candidates, null_scores = self.read_pairs([question] * len(passages), passages, top_k)
-        spans = [
-            ExtractedSpan(
-                passage_index=c.pair_index,
-                start=c.start,
-                end=c.end,
-                text=c.text,
-                span_logit=c.score,
-                no_answer_logit=float(null_scores[c.pair_index]),
-                probability=self.settings.probability(c.score - float(null_scores[c.pair_index])),
-            )
-            for per_passage in candidates
-            for c in per_passage
-        ]
-        spans.sort(key=lambda span: -span.probability)
-        return ReaderOutput(spans=spans[:top_k], no_answer_logits=[float(x) for x in null_scores])
+        return self.read_many([question], [passages], top_k)[0]
+
+    def read_many(self, questions: Sequence[str], passages: Sequence[Sequence[str]], top_k: int = 5) -> list[ReaderOutput]:
+        """`read` for several questions (each with its own passages) in one batched pass."""
+        pair_questions = [q for q, ps in zip(questions, passages) for _ in ps]
+        pair_passages = [p for ps in passages for p in ps]
+        if not pair_passages:
+            return [ReaderOutput() for _ in questions]
+        candidates, null_scores = self.read_pairs(pair_questions, pair_passages, top_k)
+        outputs, offset = [], 0
+        for ps in passages:
+            spans = [
+                ExtractedSpan(
+                    passage_index=c.pair_index - offset, start=c.start, end=c.end, text=c.text, span_logit=c.score,
+                    no_answer_logit=float(null_scores[c.pair_index]),
+                    probability=self.settings.probability(c.score - float(null_scores[c.pair_index])),
+                )
+                for per_passage in candidates[offset : offset + len(ps)]
+                for c in per_passage
+            ]
+            spans.sort(key=lambda span: -span.probability)
+            outputs.append(ReaderOutput(spans=spans[:top_k], no_answer_logits=[float(x) for x in null_scores[offset : offset + len(ps)]]))
+            offset += len(ps)
+        return outputs
 
     def predict_examples(self, examples: Iterable, chunk_size: int = 256, progress: bool = False) -> list[ScoredQuestion]:
         """Best span and no-answer margin for each SQuAD example with its gold paragraph, scored against gold."""
