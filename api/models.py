@@ -30,7 +30,7 @@ def clean_question(value: str, max_chars: int) -> str:
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="the question, in plain text", examples=["When was the CQC visit?"])
+    question: str = Field(min_length=1, description="the question, in plain text (limits: see QA_MAX_QUESTION_CHARS)", examples=["When was the CQC visit?"])
     top_k: int | None = Field(None, ge=1, le=100, description="passages to read (bounded by the server's max_top_k)")
 
     model_config = {"extra": "forbid"}

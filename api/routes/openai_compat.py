@@ -25,7 +25,7 @@ MODEL_ID = "newsqa-extractive"
 NO_ANSWER = "The corpus holds no answer to this question."
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)])
-_ERRORS = {code: {"model": ErrorResponse} for code in (401, 413, 422, 503, 504)}
+_ERRORS = {code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503, 504)}
 
 
 class ChatMessage(BaseModel):

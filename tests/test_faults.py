@@ -1,0 +1,110 @@
+"""Fault injection against real servers: bad index states keep the process up with /ready false, a saturated
+server answers 503 with Retry-After, and SIGTERM lets questions in flight finish."""
+
+import shutil
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import SEEDS, LiveServer
+from qa.index import current_build_dir
+
+
+def start(tmp_path, env, name):
+    live = LiveServer({"QA_CORPUS_DIR": str(SEEDS), **env}, tmp_path / f"{name}.log")
+    return live
+
+
+def wait_for(live, predicate, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            r = httpx.get(live.url + "/ready", timeout=2)
+            if predicate(r):
+                return r
+        except httpx.HTTPError:
+            pass
+        assert live.process.poll() is None, live.log_path.read_text()[-2000:]
+        time.sleep(0.3)
+    raise AssertionError("condition not reached; log: " + live.log_path.read_text()[-2000:])
+
+
+def assert_not_ready_but_alive(live, fragment):
+    r = wait_for(live, lambda r: r.status_code == 503 and "loading" not in r.json()["reason"])
+    assert fragment in r.json()["reason"], r.json()
+    ask = httpx.post(live.url + "/ask", json={"question": "When was the CQC visit?"})
+    assert ask.status_code == 503 and "not ready" in ask.json()["error"] and ask.headers["retry-after"]
+    assert httpx.get(live.url + "/health").status_code == 200
+    time.sleep(1)
+    assert live.process.poll() is None, "no crash loop: the process stays up"
+
+
+def test_missing_index_with_auto_build_off(tmp_path):
+    live = start(tmp_path, {"QA_INDEX_DIR": str(tmp_path / "none"), "QA_AUTO_BUILD": "false"}, "missing")
+    try:
+        assert_not_ready_but_alive(live, "qa index")
+    finally:
+        live.stop()
+
+
+def test_corrupt_index_file(tmp_path, seed_index_dir):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    (current_build_dir(index_dir) / "passages.jsonl").write_text("garbage\n")
+    live = start(tmp_path, {"QA_INDEX_DIR": str(index_dir), "QA_AUTO_BUILD": "false"}, "corrupt")
+    try:
+        assert_not_ready_but_alive(live, "passages.jsonl is corrupt")
+    finally:
+        live.stop()
+
+
+def test_changed_corpus_is_reported_when_auto_build_is_off(tmp_path, seed_index_dir):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "extra.txt").write_text("date 2025-11-01\nThe new ward opened on Monday.", encoding="utf-8")
+    live = LiveServer({"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(seed_index_dir), "QA_AUTO_BUILD": "false"},
+                      tmp_path / "stale.log")
+    try:
+        assert_not_ready_but_alive(live, "corpus changed")
+    finally:
+        live.stop()
+
+
+def test_saturation_gives_503_with_retry_after_and_sigterm_drains(tmp_path, seed_index_dir):
+    live = start(tmp_path, {"QA_INDEX_DIR": str(seed_index_dir), "QA_MAX_PENDING": "1", "QA_INFERENCE_WORKERS": "1"}, "busy")
+    try:
+        live.wait_ready()
+        results = []
+
+        def call():
+            r = httpx.post(live.url + "/ask", json={"question": "When was the CQC visit?"}, timeout=60)
+            results.append(r)
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.status_code for r in results)
+        assert 200 in codes and 503 in codes, codes
+        busy = next(r for r in results if r.status_code == 503)
+        assert busy.headers["retry-after"] == "1" and "busy" in busy.json()["error"]
+
+        # SIGTERM with a question in flight: it still gets its answer, then the process exits cleanly.
+        in_flight = []
+        t = threading.Thread(target=lambda: in_flight.append(
+            httpx.post(live.url + "/ask", json={"question": "Who is the Trust’s chief nurse?"}, timeout=60)))
+        t.start()
+        time.sleep(0.05)
+        live.process.send_signal(signal.SIGTERM)
+        t.join()
+        assert in_flight and in_flight[0].status_code == 200 and in_flight[0].json()["answers"][0]["text"] == "Liz Lees"
+        # uvicorn re-raises the signal after its graceful shutdown, so the status is 0 or "ended by SIGTERM".
+        assert live.process.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "finishing questions in flight" in live.log_path.read_text()
+    finally:
+        if live.process.poll() is None:
+            live.stop()
