@@ -34,7 +34,7 @@ def test_get_ask_and_out_of_corpus_abstains(server):
 @pytest.mark.parametrize(
     "payload, fragment",
     [
-        ({"question": ""}, "must not be empty"),
+        ({"question": ""}, "question: String should have at least 1 character"),
         ({"question": "   "}, "must not be empty"),
         ({"question": 42}, "must be a string"),
         ({"question": ["a"]}, "must be a string"),
