@@ -104,7 +104,8 @@ def cmd_bench(args) -> int:
     from eval.bench import bench_api, bench_reader
 
     if args.target == "reader":
-        result = bench_reader(passages=args.passages, words=args.words, runs=args.runs, squad_dir=Path(args.squad_dir))
+        result = bench_reader(passages=args.passages, words=args.words, runs=args.runs, squad_dir=Path(args.squad_dir),
+                              int8=args.int8)
     else:
         result = bench_api(url=args.url, concurrency=args.concurrency, duration_s=args.duration,
                            max_requests=args.requests, api_key=args.api_key)
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", type=int, default=4)
     p.add_argument("--words", type=int, default=150)
     p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--int8", action="store_true", help="reader: int8-quantised reader")
     p.add_argument("--url", help="api: a running server (default: start one on a free loopback port)")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--duration", type=float, default=30.0, help="api: seconds to run")

@@ -37,10 +37,10 @@ def _passages_of_about(words: int, count: int, squad_dir: Path | None) -> list[s
     return texts[:count]
 
 
-def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None) -> dict[str, Any]:
+def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None, int8: bool = False) -> dict[str, Any]:
     from qa.reader.model import Reader
 
-    reader = Reader.load(device="cpu")
+    reader = Reader.load(device="cpu", int8=int8)
     texts = _passages_of_about(words, passages, squad_dir)
     question = "What did the report say?"
     for _ in range(5):
@@ -53,7 +53,7 @@ def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir:
     import torch
 
     return {"passages": len(texts), "mean_words": statistics.mean(len(t.split()) for t in texts), "runs": runs,
-            "torch_threads": torch.get_num_threads(), "latency_ms": percentiles(timings)}
+            "torch_threads": torch.get_num_threads(), "int8": int8, "latency_ms": percentiles(timings)}
 
 
 def _free_port() -> int:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     answer_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the reader's validation threshold"
     )
+    reader_int8: bool = Field(False, description="int8-quantise the reader on the CPU: ~2x faster, ~3 points lower HasAns F1")
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda'")
     torch_threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice")
 

@@ -88,7 +88,7 @@ class QAPipeline:
         embedder = Embedder(settings.embedding_model)
         index = ensure_index(settings, embedder, build_if_needed)
         retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
-        reader = Reader.load(settings.reader_model, device=settings.device)
+        reader = Reader.load(settings.reader_model, device=settings.device, int8=settings.reader_int8)
         return cls(index, retriever, reader, settings)
 
     @property
