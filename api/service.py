@@ -38,6 +38,8 @@ class AnsweringService:
         self._executor = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
         self._pending = 0
         self._lock = threading.Lock()
+        self.rebuilding = False
+        self.last_rebuild_error: str | None = None
 
     def load(self) -> None:
         """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""
@@ -58,6 +60,30 @@ class AnsweringService:
         thread = threading.Thread(target=self.load, name="pipeline-loader", daemon=True)
         thread.start()
         return thread
+
+    def rebuild_in_background(self, rebuild: Callable[[], QAPipeline]) -> bool:
+        """Rebuild the index (and reload) in a thread while the current pipeline keeps answering; swap at the end.
+        Returns False when a rebuild is already running."""
+        with self._lock:
+            if self.rebuilding:
+                return False
+            self.rebuilding = True
+
+        def run() -> None:
+            try:
+                pipeline = rebuild()
+            except Exception as exc:  # the old index keeps serving; the failure is reported in /ready
+                self.last_rebuild_error = f"{type(exc).__name__}: {exc}"
+                log.error("index rebuild failed, still serving the previous index: %s", self.last_rebuild_error)
+            else:
+                self.replace_pipeline(pipeline)
+                self.last_rebuild_error = None
+                log.info("index rebuilt and swapped in (%d passages)", len(pipeline.index.passages))
+            finally:
+                self.rebuilding = False
+
+        threading.Thread(target=run, name="index-rebuild", daemon=True).start()
+        return True
 
     def replace_pipeline(self, pipeline: QAPipeline) -> None:
         """Swap in a pipeline (e.g. over a rebuilt index); questions in flight finish on the old one."""

@@ -27,8 +27,9 @@ class IndexStaleError(RuntimeError):
     pass
 
 
-def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = None) -> CorpusIndex:
-    """Load the index, building it first when missing, or rebuilding when stale and auto_build is on."""
+def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = None, force: bool = False) -> CorpusIndex:
+    """Load the index, building it first when missing, or rebuilding when stale and auto_build is on
+    (always, with `force`)."""
     corpus = load_corpus(settings.corpus_dir)
     wanted = dict(
         sentences=settings.passage_sentences, overlap=settings.passage_overlap,
@@ -39,6 +40,9 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = 
         reasons = staleness(manifest, corpus.fingerprint, embedder.name, **wanted)
     except IndexMissingError:
         reasons = ["no index built yet"]
+    if force:
+        reasons = reasons or ["rebuild requested"]
+        rebuild = True
     if reasons:
         allowed = settings.auto_build if rebuild is None else rebuild
         if not allowed:
@@ -80,13 +84,13 @@ class QAPipeline:
         self.settings = settings
 
     @classmethod
-    def from_settings(cls, settings: Settings, build_if_needed: bool | None = None) -> "QAPipeline":
+    def from_settings(cls, settings: Settings, build_if_needed: bool | None = None, force_rebuild: bool = False) -> "QAPipeline":
         if settings.torch_threads:
             import torch
 
             torch.set_num_threads(settings.torch_threads)
         embedder = Embedder(settings.embedding_model)
-        index = ensure_index(settings, embedder, build_if_needed)
+        index = ensure_index(settings, embedder, build_if_needed, force=force_rebuild)
         retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
         reader = Reader.load(settings.reader_model, device=settings.device, int8=settings.reader_int8)
         return cls(index, retriever, reader, settings)

@@ -108,3 +108,26 @@ def test_saturation_gives_503_with_retry_after_and_sigterm_drains(tmp_path, seed
     finally:
         if live.process.poll() is None:
             live.stop()
+
+
+def test_reindex_while_serving_swaps_atomically(tmp_path, seed_index_dir):
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    live = start(tmp_path, {"QA_INDEX_DIR": str(index_dir)}, "reindex")
+    try:
+        live.wait_ready()
+        before = httpx.get(live.url + "/ready").json()["index"]["built_at"]
+        time.sleep(1.1)  # built_at has one-second resolution
+        assert httpx.post(live.url + "/admin/reindex").status_code == 202
+        answered = 0
+        while httpx.get(live.url + "/ready").json().get("rebuilding"):
+            r = httpx.post(live.url + "/ask", json={"question": "When was the CQC visit?"}, timeout=60)
+            assert r.status_code == 200 and any(a["text"] == "November 2023" for a in r.json()["answers"])
+            answered += 1
+        after = httpx.get(live.url + "/ready").json()
+        assert after["index"]["built_at"] != before and after["last_rebuild_error"] is None
+        r = httpx.post(live.url + "/ask", json={"question": "When was the CQC visit?"}, timeout=60)
+        assert r.status_code == 200 and any(a["text"] == "November 2023" for a in r.json()["answers"])
+        assert answered >= 1, "questions were answered from the old index during the rebuild"
+    finally:
+        live.stop()
