@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from eval.report import markdown_table, plot_threshold_curve, write_json, write_markdown
-from qa.metrics import threshold_curve
+from qa.metrics import evaluate_scored, threshold_curve
 from qa.reader.data import ArticleSplit, test_examples
 from qa.reader.model import Reader
-from qa.reader.train import evaluate_scored
 
 
 def evaluate_reader(reader: Reader, squad_dir: Path, out_dir: Path, limit: int | None = None) -> dict[str, Any]:

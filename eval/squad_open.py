@@ -22,7 +22,7 @@ from qa.documents import Document
 from qa.embedder import Embedder
 from qa.index import build_index, load_index
 from qa.ingest import Corpus
-from qa.metrics import ScoredQuestion, best_threshold, forced_answer_metrics, score_question, squad_metrics
+from qa.metrics import ScoredQuestion, evaluate_scored, score_question, squad_metrics
 from qa.pipeline import QAPipeline
 from qa.reader.data import ArticleSplit, DatasetError, QAExample, iter_articles, load_examples
 from qa.reader.model import Reader
@@ -63,17 +63,6 @@ def _fixed_slice(examples: list[QAExample], limit: int | None) -> list[QAExample
         return examples
     step = len(examples) / limit
     return [examples[int(i * step)] for i in range(limit)]
-
-
-def _summarise(scored: list[ScoredQuestion], threshold: float) -> dict[str, Any]:
-    best_t, best_f1 = best_threshold(scored)
-    return {
-        "at_threshold": squad_metrics(scored, threshold),
-        "best_threshold": best_t,
-        "best_f1": best_f1,
-        "at_best_threshold": squad_metrics(scored, best_t),
-        "forced_answer_has_ans": forced_answer_metrics(scored),
-    }
 
 
 def evaluate_squad_open(
@@ -152,8 +141,8 @@ def evaluate_squad_open(
         latencies.append(1000 * (time.perf_counter() - t0))
 
     threshold = -pipeline.answer_threshold  # in no_answer_score units (negated probability)
-    open_figures = _summarise(open_scored, threshold)
-    ceiling_figures = _summarise(ceiling_scored, reader.settings.no_answer_threshold)
+    open_figures = evaluate_scored(open_scored, threshold)
+    ceiling_figures = evaluate_scored(ceiling_scored, reader.settings.no_answer_threshold)
     answerable_ranks = [r for r, e in zip(ranks, examples) if not e.is_impossible]
     recall = {k: sum(1 for r in answerable_ranks if r and r <= k) / max(1, len(answerable_ranks)) for k in RECALL_KS}
     mrr = sum(1.0 / r for r in answerable_ranks if r) / max(1, len(answerable_ranks))

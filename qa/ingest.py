@@ -49,8 +49,7 @@ def _split_date(text: str) -> tuple[str | None, str]:
     return match.group(1), text[match.end() :]
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+def _decode(raw: bytes) -> str:
     if b"\x00" in raw:
         raise ValueError("binary file (NUL bytes)")
     try:
@@ -114,7 +113,8 @@ def load_corpus(folder: Path) -> Corpus:
         if path.suffix.lower() not in SUPPORTED_SUFFIXES or path.name.startswith("."):
             continue
         try:
-            text = _read_text(path)
+            raw = path.read_bytes()
+            text = _decode(raw)
             found = (
                 _documents_from_jsonl(path, text, skipped)
                 if path.suffix.lower() == ".jsonl"
@@ -125,7 +125,7 @@ def load_corpus(folder: Path) -> Corpus:
             continue
         documents.extend(found)
         digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
+        digest.update(raw)
     for reason in skipped:
         log.warning("skipped %s", reason)
     ids = [d.id for d in documents]
@@ -136,7 +136,3 @@ def load_corpus(folder: Path) -> Corpus:
         raise CorpusError(f"corpus folder {folder} holds no readable article (.txt, .md or .jsonl)")
     return Corpus(documents=documents, skipped=skipped, fingerprint=digest.hexdigest())
 
-
-def corpus_fingerprint(folder: Path) -> str:
-    """The fingerprint load_corpus would compute, without keeping the documents."""
-    return load_corpus(folder).fingerprint

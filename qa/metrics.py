@@ -166,6 +166,20 @@ def best_threshold(items: Sequence[ScoredQuestion], metric: str = "f1") -> tuple
     return best_thresh, 100.0 * best_score / len(items)
 
 
+def evaluate_scored(scored: Sequence[ScoredQuestion], threshold: float | None = None) -> dict:
+    """SQuAD 2.0 figures: at the given threshold (if any), at the best threshold, and forced to answer."""
+    best_t, best_f1 = best_threshold(scored, "f1")
+    result = {
+        "best_threshold": best_t,
+        "best_f1": best_f1,
+        "at_best_threshold": squad_metrics(scored, best_t),
+        "forced_answer_has_ans": forced_answer_metrics(scored),
+    }
+    if threshold is not None:
+        result["at_threshold"] = squad_metrics(scored, threshold)
+    return result
+
+
 def threshold_curve(items: Sequence[ScoredQuestion], thresholds: Iterable[float]) -> list[dict[str, float]]:
     """Metrics at each threshold, for plots of F1 and abstention against the threshold."""
     return [squad_metrics(items, t) for t in thresholds]

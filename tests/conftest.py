@@ -93,24 +93,23 @@ class LiveServer:
             self._log.close()
 
 
-@pytest.fixture(scope="session")
-def server(seed_index_dir, tmp_path_factory):
-    live = LiveServer({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS)},
-                      tmp_path_factory.mktemp("logs") / "server.log")
+def _running_server(env: dict[str, str], log_path: Path):
+    live = LiveServer(env, log_path)
     try:
         live.wait_ready()
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="session")
+def server(seed_index_dir, tmp_path_factory):
+    yield from _running_server({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS)},
+                               tmp_path_factory.mktemp("logs") / "server.log")
 
 
 @pytest.fixture(scope="session")
 def secured_server(seed_index_dir, tmp_path_factory):
-    live = LiveServer({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS),
-                       "QA_API_KEYS": '["key-one", "key-two"]'},
-                      tmp_path_factory.mktemp("logs") / "secured.log")
-    try:
-        live.wait_ready()
-        yield live
-    finally:
-        live.stop()
+    yield from _running_server({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS),
+                                "QA_API_KEYS": '["key-one", "key-two"]'},
+                               tmp_path_factory.mktemp("logs") / "secured.log")

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.metrics import ScoredQuestion, best_threshold, forced_answer_metrics, squad_metrics
+from qa.metrics import ScoredQuestion, best_threshold, evaluate_scored
 from qa.reader.data import (
     ArticleSplit,
     QAExample,
@@ -169,20 +169,6 @@ def fit_calibration(scored: Sequence[ScoredQuestion]) -> tuple[float, float]:
         if np.abs(step).max() < 1e-8:
             break
     return float(w[0]), float(w[1])
-
-
-def evaluate_scored(scored: Sequence[ScoredQuestion], threshold: float | None = None) -> dict:
-    """SQuAD 2.0 figures: at the given threshold (if any), at the best threshold, and forced to answer."""
-    best_t, best_f1 = best_threshold(scored, "f1")
-    result = {
-        "best_threshold": best_t,
-        "best_f1": best_f1,
-        "at_best_threshold": squad_metrics(scored, best_t),
-        "forced_answer_has_ans": forced_answer_metrics(scored),
-    }
-    if threshold is not None:
-        result["at_threshold"] = squad_metrics(scored, threshold)
-    return result
 
 
 def _lr_lambda(total_steps: int, warmup_steps: int):
