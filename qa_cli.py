@@ -86,9 +86,8 @@ def cmd_eval(args) -> int:
         print(json.dumps(report["summary"], indent=2))
     elif args.target == "reader":
         from eval.reader_eval import evaluate_reader
-        from qa.reader.model import Reader
 
-        result = evaluate_reader(Reader.load(args.model), Path(args.squad_dir), out, args.limit)
+        result = evaluate_reader(_reader(args, args.model), Path(args.squad_dir), out, args.limit)
         print(json.dumps({k: v for k, v in result.items() if k != "data"}, indent=2))
     elif args.target == "squad":
         from eval.squad_open import evaluate_squad_open
@@ -100,12 +99,23 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _reader(args, model_dir: Path | None, device: str | None = None):
+    """The reader as configured (QA_READER_BACKEND, QA_READER_INT8, ...), with --backend/--int8 overriding."""
+    from qa.config import Settings
+    from qa.reader.model import Reader
+
+    settings = Settings()
+    overrides = {"reader_model": model_dir or settings.reader_model, "reader_int8": settings.reader_int8 if args.int8 is None else args.int8,
+                 "reader_backend": args.backend or settings.reader_backend}
+    return Reader.from_settings(settings.model_copy(update=overrides), device=device)
+
+
 def cmd_bench(args) -> int:
     from eval.bench import bench_api, bench_reader
 
     if args.target == "reader":
-        result = bench_reader(passages=args.passages, words=args.words, runs=args.runs, squad_dir=Path(args.squad_dir),
-                              int8=args.int8)
+        result = bench_reader(_reader(args, None, device="cpu"), passages=args.passages, words=args.words,
+                              runs=args.runs, squad_dir=Path(args.squad_dir))
     else:
         result = bench_api(url=args.url, concurrency=args.concurrency, duration_s=args.duration,
                            max_requests=args.requests, api_key=args.api_key)
@@ -127,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     def corpus_options(p):
         p.add_argument("--corpus-dir", type=Path, help="articles folder (default: seeds/ or QA_CORPUS_DIR)")
         p.add_argument("--index-dir", type=Path, help="index folder (default: index/ or QA_INDEX_DIR)")
+
+    def reader_options(p):
+        p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default: QA_READER_BACKEND or onnx)")
+        p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                       help="int8-quantised reader weights (default: QA_READER_INT8, on)")
 
     p = sub.add_parser("index", help="build the index from the corpus folder")
     corpus_options(p)
@@ -151,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (seed) or SQuAD JSON file (squad)")
     p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")
     p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+    reader_options(p)
     p.add_argument("--version", choices=["2.0", "1.1"], default=None)
     p.add_argument("--limit", type=int, help="score at most this many questions")
     p.add_argument("--all-articles", action="store_true", help="squad: score every article, not only held-out ones")
@@ -164,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", type=int, default=4)
     p.add_argument("--words", type=int, default=150)
     p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--int8", action="store_true", help="reader: int8-quantised reader")
+    reader_options(p)
     p.add_argument("--url", help="api: a running server (default: start one on a free loopback port)")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--duration", type=float, default=30.0, help="api: seconds to run")

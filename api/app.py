@@ -45,6 +45,7 @@ def create_app(
     factory = pipeline_factory or (lambda: QAPipeline.from_settings(settings))
     service = AnsweringService(settings, factory)
     metrics = Metrics()
+    service.on_batch = metrics.batch_size.observe
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -57,6 +57,10 @@ class Metrics:
         )
         self.requests = Counter("qa_requests_total", "Requests by route and status", ["route", "status"], registry=self.registry)
         self.outcomes = Counter("qa_answers_total", "Questions answered vs abstained", ["outcome"], registry=self.registry)
+        self.batch_size = Histogram(
+            "qa_batch_questions", "Questions answered together in one model pass", registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+        )
         self.index_passages = Gauge("qa_index_passages", "Passages in the loaded index", registry=self.registry)
         self.index_documents = Gauge("qa_index_documents", "Documents in the loaded index", registry=self.registry)
 

@@ -1,4 +1,10 @@
-"""Runs the pipeline off the event loop: a bounded worker pool, a bounded queue, a time limit per question."""
+"""Runs the pipeline off the event loop: a bounded worker pool, a bounded queue, a time limit per question,
+and batching of questions that wait together.
+
+Batching is opportunistic: a free worker takes every queued question (up to `batch_max_questions`) and answers
+them in one retrieval and reader pass, so a lone question never waits for company, while under load the
+per-question cost drops (fewer, fuller model calls).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Callable
 
 from qa.config import Settings
@@ -28,6 +35,16 @@ class AnswerTimeout(RuntimeError):
     pass
 
 
+@dataclass
+class _Job:
+    question: str
+    top_k: int | None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    abandoned: bool = False  # the caller gave up (time limit): skip it if not started
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
 class AnsweringService:
     def __init__(self, settings: Settings, pipeline_factory: Callable[[], QAPipeline]):
         self.settings = settings
@@ -35,11 +52,20 @@ class AnsweringService:
         self.pipeline: QAPipeline | None = None
         self.error: str | None = None
         self.loading = False
-        self._executor = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
         self._pending = 0
         self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._work = threading.Condition(self._lock)
+        self._stopping = False
+        self._workers = [
+            threading.Thread(target=self._work_loop, name=f"inference-{i}", daemon=True)
+            for i in range(settings.inference_workers)
+        ]
+        for worker in self._workers:
+            worker.start()
         self.rebuilding = False
         self.last_rebuild_error: str | None = None
+        self.on_batch: Callable[[int], None] | None = None  # e.g. a metrics hook: called with each batch size
 
     def load(self) -> None:
         """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""
@@ -104,22 +130,86 @@ class AnsweringService:
         return pipeline
 
     async def ask(self, question: str, top_k: int | None = None) -> QAResponse:
-        pipeline = self._require_pipeline()
+        self._require_pipeline()
+        loop = asyncio.get_running_loop()
+        job = _Job(question, top_k, loop, loop.create_future())
         with self._lock:
+            if self._stopping:
+                raise NotReady("the service is shutting down")
             if self._pending >= self.settings.max_pending:
                 raise Saturated(f"{self._pending} questions already waiting")
             self._pending += 1
+            self._queue.append(job)
+            self._work.notify()
         try:
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._executor, pipeline.ask, question, top_k)
+            return await asyncio.wait_for(job.future, timeout=self.settings.request_timeout_s)
+        except asyncio.TimeoutError as exc:
+            job.abandoned = True
+            raise AnswerTimeout(f"no answer within {self.settings.request_timeout_s:g}s") from exc
+
+    def _next_batch(self) -> list[_Job] | None:
+        """Wait for work; then take the oldest question and every queued one that can share its pass."""
+        with self._work:
+            while not self._queue and not self._stopping:
+                self._work.wait()
+            if not self._queue:
+                return None  # stopping, and nothing left to answer
+            first = self._queue.popleft()
+            batch = [first]
+            for job in list(self._queue):
+                if len(batch) >= self.settings.batch_max_questions:
+                    break
+                if job.top_k == first.top_k:
+                    self._queue.remove(job)
+                    batch.append(job)
+            return batch
+
+    def _work_loop(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            live = [job for job in batch if not job.abandoned]
             try:
-                return await asyncio.wait_for(future, timeout=self.settings.request_timeout_s)
-            except asyncio.TimeoutError as exc:
-                raise AnswerTimeout(f"no answer within {self.settings.request_timeout_s:g}s") from exc
-        finally:
-            with self._lock:
-                self._pending -= 1
+                if live:
+                    self._answer(live)
+            except Exception:  # a worker must outlive any one batch; callers time out rather than hang forever
+                log.exception("inference worker: batch of %d failed", len(live))
+            finally:
+                with self._lock:
+                    self._pending -= len(batch)
+
+    def _answer(self, jobs: list[_Job]) -> None:
+        try:
+            pipeline = self._require_pipeline()
+            responses = pipeline.ask_many([job.question for job in jobs], jobs[0].top_k)
+        except Exception as exc:  # delivered to each caller, who turns it into an HTTP error
+            for job in jobs:
+                _deliver(job, None, exc)
+            return
+        if self.on_batch:
+            self.on_batch(len(jobs))
+        for job, response in zip(jobs, responses):
+            _deliver(job, response, None)
 
     def shutdown(self) -> None:
-        # Questions already running finish; nothing new starts.
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Answer what is already queued or running, accept nothing new, then stop the workers."""
+        with self._work:
+            self._stopping = True
+            self._work.notify_all()
+        for worker in self._workers:
+            worker.join(timeout=self.settings.request_timeout_s)
+
+
+def _deliver(job: _Job, result: QAResponse | None, error: BaseException | None) -> None:
+    """Hand a result to the caller's event loop (thread-safe); a caller whose loop has closed is gone."""
+    try:
+        job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+    except RuntimeError:
+        log.debug("caller of %r left before its answer was ready", job.question[:60])
+
+
+def _settle(future: asyncio.Future, result: QAResponse | None, error: BaseException | None) -> None:
+    if future.done():  # the caller already gave up
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -10,9 +10,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.report import percentiles
+
+if TYPE_CHECKING:
+    from qa.reader.model import Reader
 
 SEED_QUESTIONS = [
     ("When was the CQC visit?", "November 2023"),
@@ -37,10 +40,8 @@ def _passages_of_about(words: int, count: int, squad_dir: Path | None) -> list[s
     return texts[:count]
 
 
-def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None, int8: bool = False) -> dict[str, Any]:
-    from qa.reader.model import Reader
-
-    reader = Reader.load(device="cpu", int8=int8)
+def bench_reader(reader: "Reader", passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None) -> dict[str, Any]:
+    """Median (and tail) time for one question over `passages` passages of about `words` words."""
     texts = _passages_of_about(words, passages, squad_dir)
     question = "What did the report say?"
     for _ in range(5):
@@ -53,7 +54,14 @@ def bench_reader(passages: int = 4, words: int = 150, runs: int = 50, squad_dir:
     import torch
 
     return {"passages": len(texts), "mean_words": statistics.mean(len(t.split()) for t in texts), "runs": runs,
-            "torch_threads": torch.get_num_threads(), "int8": int8, "latency_ms": percentiles(timings)}
+            "backend": reader.backend, "int8": _is_int8(reader), "torch_threads": torch.get_num_threads(),
+            "latency_ms": percentiles(timings)}
+
+
+def _is_int8(reader: "Reader") -> bool:
+    if reader.runtime is not None:
+        return reader.runtime.path.stem.endswith("-int8")
+    return any("quantized" in type(m).__module__ for m in reader.model.modules())
 
 
 def _free_port() -> int:

@@ -52,20 +52,25 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
         evidence = row.get("evidence") or []
         top = response.answers[0] if response.answers else None
         em, f1 = score_prediction(top.text, row["answers"]) if top and row["answerable"] else (0.0, 0.0)
-        # Citation right: the cited passage holds one of the question's evidence strings.
-        cited = [any(e in a.citation.passage for e in evidence) for a in response.answers] if row["answerable"] else []
+        # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
+        # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
+        correct = [score_prediction(a.text, row["answers"])[1] >= 0.5 for a in response.answers] if row["answerable"] else []
+        cited_all = [any(e in a.citation.passage for e in evidence) for a in response.answers] if row["answerable"] else []
+        cited = [c for c, ok in zip(cited_all, correct) if ok]
         first_hit = next((rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None)
         per_question.append({
             "id": row["id"], "question": row["question"], "answerable": row["answerable"],
             "gold": row["answers"], "prediction": top.text if top else "", "score": top.score if top else None,
             "all_answers": [a.text for a in response.answers], "abstained": response.abstained,
-            "em": em, "f1": f1, "citations_correct": cited, "evidence_rank": first_hit,
+            "em": em, "f1": f1, "citations_correct": cited, "citations_all_answers": cited_all,
+            "extra_wrong_answers": sum(not ok for ok in correct[1:]), "evidence_rank": first_hit,
             "latency_ms": response.timings_ms["total"],
         })
     answerable = [q for q in per_question if q["answerable"]]
     unanswerable = [q for q in per_question if not q["answerable"]]
     answered = [q for q in answerable if not q["abstained"]]
     all_citations = [c for q in answerable for c in q["citations_correct"]]
+    every_answer = [c for q in answerable for c in q["citations_all_answers"]]
     summary = {
         "eval_set": str(eval_path),
         "questions": len(per_question),
@@ -76,7 +81,10 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
         "answerable_abstained": sum(q["abstained"] for q in answerable) / max(1, len(answerable)),
         "unanswerable_abstained": sum(q["abstained"] for q in unanswerable) / max(1, len(unanswerable)),
         "citation_accuracy": sum(all_citations) / len(all_citations) if all_citations else 1.0,
-        "answered_with_correct_top_citation": sum(bool(q["citations_correct"][:1] and q["citations_correct"][0]) for q in answered) / max(1, len(answered)),
+        "correct_answers_cited": len(all_citations),
+        "evidence_in_passage_all_answers": sum(every_answer) / len(every_answer) if every_answer else 1.0,
+        "extra_wrong_answers": sum(q["extra_wrong_answers"] for q in answerable),
+        "answered_with_evidence_in_top_citation": sum(bool(q["citations_all_answers"][:1] and q["citations_all_answers"][0]) for q in answered) / max(1, len(answered)),
         "recall_at_k": {str(k): sum(1 for q in answerable if q["evidence_rank"] and q["evidence_rank"] <= k) / max(1, len(answerable)) for k in RECALL_KS},
         "latency_ms": percentiles([q["latency_ms"] for q in per_question]),
         "answer_threshold": pipeline.answer_threshold,

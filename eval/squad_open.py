@@ -20,7 +20,7 @@ from eval.report import (
 from qa.config import Settings
 from qa.documents import Document
 from qa.embedder import Embedder
-from qa.index import build_index, load_index
+from qa.index import IndexProblem, build_index, load_index, read_manifest, staleness
 from qa.ingest import Corpus
 from qa.metrics import ScoredQuestion, evaluate_scored, score_question, squad_metrics
 from qa.pipeline import QAPipeline
@@ -85,20 +85,20 @@ def evaluate_squad_open(
     index_dir = Path(index_dir) if index_dir else out_dir / "index"
     embedder = Embedder(settings.embedding_model)
     build_started = time.perf_counter()
-    reused = False
+    passage_settings = dict(sentences=settings.passage_sentences, overlap=settings.passage_overlap,
+                            max_chars=settings.passage_max_chars, index_type=settings.index_type)
     try:
-        existing = load_index(index_dir)
-        reused = existing.manifest.corpus_fingerprint == corpus.fingerprint and existing.manifest.passage_settings.sentences == settings.passage_sentences
-    except Exception:
-        existing = None
+        reused = not staleness(read_manifest(index_dir), corpus.fingerprint, embedder.name, **passage_settings)
+    except IndexProblem:
+        reused = False
     if not reused:
-        build_index(corpus, index_dir, embedder, corpus_dir=file, sentences=settings.passage_sentences,
-                    overlap=settings.passage_overlap, max_chars=settings.passage_max_chars, index_type=settings.index_type)
-        existing = load_index(index_dir)
+        build_index(corpus, index_dir, embedder, corpus_dir=file, **passage_settings)
+    index = load_index(index_dir)
     build_seconds = time.perf_counter() - build_started
-    reader = Reader.load(settings.reader_model, device=settings.device)
-    retriever = HybridRetriever(existing, embedder, max(settings.candidates_per_retriever, max(RECALL_KS) * 3), settings.rrf_k)
-    pipeline = QAPipeline(existing, retriever, reader, settings)
+    reader = Reader.from_settings(settings)
+    # The service's own retriever: recall@k is the recall the answering pipeline actually gets.
+    retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
+    pipeline = QAPipeline(index, retriever, reader, settings)
 
     # Open corpus, batched: retrieval ranks and the best span per question.
     open_scored: list[ScoredQuestion] = []
@@ -109,8 +109,9 @@ def evaluate_squad_open(
     for i in range(0, len(examples), CHUNK):
         chunk = examples[i : i + CHUNK]
         questions = [e.question for e in chunk]
+        # One retrieval per question: its ranking gives recall@k, its first top_k passages are read.
         deep = retriever.retrieve_many(questions, max(RECALL_KS) * 3)
-        readings = pipeline.read_many(questions)
+        readings = pipeline.read_many(questions, retrieved=deep)
         for example, hits, reading in zip(chunk, deep, readings):
             gold_doc = question_doc[example.qid]
             doc_order = list(dict.fromkeys(h.passage.doc_id for h in hits))
@@ -150,7 +151,7 @@ def evaluate_squad_open(
         "file": str(file), "version": version, "scored_articles": "all" if all_articles else "held-out test articles",
         "articles": sorted({e.title for e in examples}), "questions": len(examples),
         "answerable": sum(not e.is_impossible for e in examples),
-        "corpus_documents": len(corpus.documents), "corpus_passages": len(existing.passages),
+        "corpus_documents": len(corpus.documents), "corpus_passages": len(index.passages),
         "index_build_seconds": round(build_seconds, 1), "index_reused": reused,
         "answer_threshold": pipeline.answer_threshold,
         "open_corpus": open_figures,

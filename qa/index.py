@@ -19,6 +19,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: BM25 over title + passage text, Snowball-stemmed.
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 BUILDS_DIR = "builds"
 
@@ -77,10 +79,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 def bm25_tokenize(texts: list[str]):
+    """Lower-cased, English stop words dropped, Snowball-stemmed ("visits" matches "visit")."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
+
+
+def bm25_text(passage: Passage, document: Document) -> str:
+    """What BM25 indexes for a passage: its document's title too, since questions often name the article's
+    subject while the passage only says "it" or "the trust"."""
+    return f"{document.title}\n{passage.text}" if document.title else passage.text
 
 
 def _dense_index(vectors: np.ndarray, index_type: str):
@@ -132,7 +148,8 @@ def build_index(
         vectors = embedder.embed([p.text for p in passages], progress=progress)
         faiss.write_index(_dense_index(vectors, index_type), str(staging / "dense.faiss"))
         retriever = bm25s.BM25()
-        retriever.index(bm25_tokenize([p.text for p in passages]), show_progress=False)
+        documents = {d.id: d for d in corpus.documents}
+        retriever.index(bm25_tokenize([bm25_text(p, documents[p.doc_id]) for p in passages]), show_progress=False)
         retriever.save(str(staging / "bm25"), show_progress=False)
         with (staging / "documents.jsonl").open("w", encoding="utf-8") as handle:
             for document in corpus.documents:
@@ -243,6 +260,8 @@ def staleness(manifest: IndexManifest, corpus_fingerprint: str, embedding_model:
               overlap: int, max_chars: int, index_type: str) -> list[str]:
     """Reasons the index no longer matches the corpus or settings (empty when it is fresh)."""
     reasons = []
+    if manifest.format_version != FORMAT_VERSION:
+        reasons.append(f"index format {manifest.format_version}, this code builds format {FORMAT_VERSION}")
     if manifest.corpus_fingerprint != corpus_fingerprint:
         reasons.append("the corpus changed since the index was built")
     if manifest.embedding_model != embedding_model:

@@ -92,7 +92,7 @@ class QAPipeline:
         embedder = Embedder(settings.embedding_model)
         index = ensure_index(settings, embedder, build_if_needed, force=force_rebuild)
         retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
-        reader = Reader.load(settings.reader_model, device=settings.device, int8=settings.reader_int8)
+        reader = Reader.from_settings(settings)
         return cls(index, retriever, reader, settings)
 
     @property
@@ -105,20 +105,35 @@ class QAPipeline:
         """Retrieve and read, before any answer decision: every candidate span with its calibrated score."""
         return self.read_many([question], top_k)[0]
 
-    def read_many(self, questions: list[str], top_k: int | None = None) -> list[Reading]:
-        """`read` for a batch of questions: one embedding call and one batched reader pass (for evaluations)."""
+    def read_many(self, questions: list[str], top_k: int | None = None,
+                  retrieved: list[list[RetrievedHit]] | None = None) -> list[Reading]:
+        """`read` for a batch of questions: one embedding call and one batched reader pass.
+        `retrieved` (the retriever's ranking per question, e.g. a deeper one an evaluation already holds)
+        skips retrieval; its first top_k passages are read."""
+        top_k = top_k or self.settings.top_k
         started = time.perf_counter()
-        retrieved = self.retriever.retrieve_many(questions, top_k or self.settings.top_k)
+        if retrieved is None:
+            retrieved = self.retriever.retrieve_many(questions, top_k)
+        retrieved = [hits[:top_k] for hits in retrieved]
         retrieved_at = time.perf_counter()
         outputs = self.reader.read_many(
-            questions, [[r.passage.text for r in hits] for hits in retrieved], top_k=5 * (top_k or self.settings.top_k)
+            questions, [[r.passage.text for r in hits] for hits in retrieved], top_k=5 * top_k
         )
         timings = {"retrieve": 1000 * (retrieved_at - started), "read": 1000 * (time.perf_counter() - retrieved_at)}
         return [Reading(q, hits, out.spans, dict(timings)) for q, hits, out in zip(questions, retrieved, outputs)]
 
     def ask(self, question: str, top_k: int | None = None) -> QAResponse:
+        return self.ask_many([question], top_k)[0]
+
+    def ask_many(self, questions: list[str], top_k: int | None = None) -> list[QAResponse]:
+        """Answer several questions with one batched retrieval and reader pass (the service batches
+        questions that arrive together); each response is what `ask` would have returned alone."""
         started = time.perf_counter()
-        reading = self.read(question, top_k)
+        readings = self.read_many(questions, top_k)
+        total_ms = 1000 * (time.perf_counter() - started)
+        return [self._response(reading, total_ms) for reading in readings]
+
+    def _response(self, reading: Reading, total_ms: float) -> QAResponse:
         answers = self.decide(reading)
         passages = [
             RetrievedPassage(
@@ -129,8 +144,8 @@ class QAPipeline:
             for r in reading.retrieved
         ]
         return QAResponse(
-            question=question, answers=answers, abstained=not answers, passages=passages,
-            timings_ms={**reading.timings_ms, "total": 1000 * (time.perf_counter() - started)},
+            question=reading.question, answers=answers, abstained=not answers, passages=passages,
+            timings_ms={**reading.timings_ms, "total": total_ms},
         )
 
     def decide(self, reading: "Reading") -> list[Answer]:

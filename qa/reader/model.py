@@ -13,13 +13,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from qa.config import DEFAULT_CACHE_DIR
 from qa.metrics import ScoredQuestion, score_question
 from qa.reader.decode import DEFAULT_MAX_ANSWER_TOKENS, decode_spans
 from qa.reader.windows import DEFAULT_MAX_LENGTH, DEFAULT_MAX_QUESTION_TOKENS, DEFAULT_STRIDE, tokenize_windows
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+    from qa.reader.onnx_runtime import OnnxLogits
 
 log = logging.getLogger(__name__)
 
@@ -112,33 +117,72 @@ def select_device(preference: str = "auto") -> str:
 
 
 class Reader:
-    def __init__(self, model, tokenizer, settings: ReaderSettings, device: str = "cpu", batch_size: int = 32):
-        self.model = model
+    def __init__(self, model, tokenizer, settings: ReaderSettings, device: str = "cpu", batch_size: int = 32,
+                 runtime: "OnnxLogits | None" = None):
+        self.model = model  # the PyTorch network; None when an ONNX Runtime session does the work
         self.tokenizer = tokenizer
         self.settings = settings
         self.device = device
         self.batch_size = batch_size
+        self.runtime = runtime
+
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.runtime is not None else "torch"
 
     @classmethod
-    def load(cls, model_dir: Path | None = None, device: str = "auto", batch_size: int = 32, int8: bool = False) -> "Reader":
+    def load(cls, model_dir: Path | None = None, device: str = "auto", batch_size: int = 32, int8: bool = False,
+             backend: str = "torch", cache_dir: Path | None = None, threads: int | None = None) -> "Reader":
         """Load weights, tokenizer and settings from a Hugging Face-layout folder (default: the shipped one).
 
-        `int8` quantises the linear layers dynamically for CPU inference (about twice as fast here).
+        backend "onnx" (CPU only) runs an ONNX export of the weights, cached in `cache_dir`, with ONNX Runtime;
+        "torch" runs them with PyTorch. `int8` quantises the linear layers' weights for CPU inference
+        (about twice as fast here, at a small cost in accuracy: see the model card).
         """
-        import torch
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers import AutoTokenizer
 
         model_dir = Path(model_dir) if model_dir else packaged_reader_dir()
         if not (model_dir / "config.json").exists():
             raise ReaderLoadError(f"{model_dir}: no reader model here (config.json missing)")
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"unknown reader backend '{backend}' (use 'torch' or 'onnx')")
         started = time.perf_counter()
+        device = select_device(device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        except (OSError, ValueError) as exc:
+            raise ReaderLoadError(f"{model_dir}: cannot load the reader's tokenizer ({exc})") from exc
+        model, runtime = None, None
+        if backend == "onnx" and device == "cpu":
+            from qa.reader.onnx_runtime import OnnxLogits, cached_onnx_model
+
+            path = cached_onnx_model(model_dir, Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR, int8)
+            runtime = OnnxLogits(path, threads)
+            # One window per call: int8 activations are scaled per call, so batching would make a question's
+            # scores depend on its batch-mates; and unpadded single windows are faster on CPU anyway.
+            batch_size = 1
+        else:
+            model = cls._torch_model(model_dir, device, int8)
+        log.info("reader loaded from %s (%s%s on %s) in %.1fs", model_dir, "onnx" if runtime else "torch",
+                 ", int8" if int8 and device == "cpu" else "", device, time.perf_counter() - started)
+        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size, runtime)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", device: str | None = None) -> "Reader":
+        """The reader as the service runs it (QA_READER_MODEL, QA_READER_BACKEND, QA_READER_INT8, ...)."""
+        return cls.load(settings.reader_model, device=device or settings.device, int8=settings.reader_int8,
+                        backend=settings.reader_backend, cache_dir=settings.model_cache_dir, threads=settings.torch_threads)
+
+    @staticmethod
+    def _torch_model(model_dir: Path, device: str, int8: bool):
+        import torch
+        from transformers import AutoModelForQuestionAnswering
+
+        try:
             # Weights ship as fp16 to keep the package small; compute in fp32 on the CPU.
             model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), dtype=torch.float32)
         except (OSError, ValueError) as exc:
             raise ReaderLoadError(f"{model_dir}: cannot load the reader ({exc})") from exc
-        device = select_device(device)
         model.to(device).eval()
         if int8 and device == "cpu":
             import warnings
@@ -146,8 +190,7 @@ class Reader:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch points eager quantisation users at torchao; it still works
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        log.info("reader loaded from %s on %s in %.1fs", model_dir, device, time.perf_counter() - started)
-        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size)
+        return model
 
     def _logits(self, windows) -> tuple[np.ndarray, np.ndarray]:
         """Start/end logits for every window. Windows are batched by length and each batch is cut to its
@@ -159,6 +202,14 @@ class Reader:
         ends = np.full((n, seq_len), -1e4, dtype=np.float32)
         lengths = windows.attention_mask.sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
+        if self.runtime is not None:
+            for i in range(0, n, self.batch_size):
+                rows = order[i : i + self.batch_size]
+                width = int(lengths[rows].max())
+                start, end = self.runtime(*(np.ascontiguousarray(getattr(windows, name)[rows, :width])
+                                            for name in ("input_ids", "attention_mask", "token_type_ids")))
+                starts[rows, :width], ends[rows, :width] = start, end
+            return starts, ends
         use_bf16 = self.device.startswith("cuda")
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
             for i in range(0, n, self.batch_size):

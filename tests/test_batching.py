@@ -1,0 +1,96 @@
+"""The answering service batches questions that wait together, without changing any answer."""
+
+import asyncio
+
+import pytest
+
+from api.service import AnswerTimeout, AnsweringService, NotReady
+
+QUESTIONS = [
+    "When was the CQC visit?",
+    "Who is the Trust’s chief nurse?",
+    "How many births does Luton have annually?",
+    "Who is the Trust’s director of midwifery?",
+    "What is the capital of France?",
+    "How much did the new clinical building cost?",
+    "How many newly qualified midwives arrived this week?",
+    "Which sites did the CQC visit in July?",
+]
+
+
+def _service(settings, pipeline, **overrides) -> AnsweringService:
+    service = AnsweringService(settings.model_copy(update=overrides), lambda: pipeline)
+    service.load()
+    return service
+
+
+def _summary(response):
+    return response.abstained, [(a.text, a.citation.doc_id, a.citation.answer_start, a.citation.answer_end)
+                                for a in response.answers]
+
+
+def test_concurrent_questions_are_batched_and_answered_as_alone(settings, pipeline):
+    service = _service(settings, pipeline, inference_workers=1, batch_max_questions=8)
+    sizes: list[int] = []
+    service.on_batch = sizes.append
+
+    async def ask_all():
+        return await asyncio.gather(*(service.ask(q) for q in QUESTIONS))
+
+    try:
+        responses = asyncio.run(ask_all())
+    finally:
+        service.shutdown()
+    assert sum(sizes) == len(QUESTIONS)
+    assert max(sizes) > 1, f"questions waiting together should share a pass (batches: {sizes})"
+    for question, response in zip(QUESTIONS, responses):
+        assert response.question == question
+        assert _summary(response) == _summary(pipeline.ask(question)), question
+    assert responses[0].answers[0].text in {"November 2023", "July"}
+    assert responses[4].abstained
+
+
+def test_batches_respect_the_size_limit_and_top_k(settings, pipeline):
+    service = _service(settings, pipeline, inference_workers=1, batch_max_questions=3)
+    sizes: list[int] = []
+    service.on_batch = sizes.append
+
+    async def ask_all():
+        return await asyncio.gather(*(service.ask(q, top_k=2 if i % 2 else None) for i, q in enumerate(QUESTIONS)))
+
+    try:
+        responses = asyncio.run(ask_all())
+    finally:
+        service.shutdown()
+    assert max(sizes) <= 3 and sum(sizes) == len(QUESTIONS)
+    assert [len(r.passages) for r in responses[1::2]] == [2] * 4
+    assert all(len(r.passages) == settings.top_k for r in responses[0::2])
+
+
+def test_a_timed_out_question_does_not_stall_the_workers(settings, pipeline):
+    slow = _service(settings, pipeline, inference_workers=1, request_timeout_s=0.001)
+    with pytest.raises(AnswerTimeout, match="no answer within"):
+        asyncio.run(slow.ask(QUESTIONS[0]))
+    slow.settings = slow.settings.model_copy(update={"request_timeout_s": 30.0})
+    try:
+        response = asyncio.run(slow.ask(QUESTIONS[1]))
+    finally:
+        slow.shutdown()
+    assert response.answers[0].text == "Liz Lees"
+
+
+def test_shutdown_answers_what_is_queued_then_refuses(settings, pipeline):
+    service = _service(settings, pipeline, inference_workers=1)
+
+    async def ask_then_stop():
+        tasks = [asyncio.ensure_future(service.ask(q)) for q in QUESTIONS[:4]]
+        await asyncio.sleep(0)  # let every question reach the queue
+        stopping = asyncio.get_running_loop().run_in_executor(None, service.shutdown)
+        answered = await asyncio.gather(*tasks)
+        await stopping
+        return answered
+
+    answered = asyncio.run(ask_then_stop())
+    assert [r.question for r in answered] == QUESTIONS[:4]
+    with pytest.raises(NotReady, match="shutting down"):
+        asyncio.run(service.ask(QUESTIONS[0]))
