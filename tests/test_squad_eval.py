@@ -12,16 +12,16 @@ from qa.reader.data import DatasetError
 
 @needs_squad
 def test_squad_slice_meets_floors_and_writes_reports(tmp_path):
-    result = evaluate_squad_open(SQUAD_DIR / "dev-v2.0.json.gz", tmp_path, limit=120, squad_dir=SQUAD_DIR)
+    result = evaluate_squad_open(SQUAD_DIR / "dev-v2.0.json.gz", tmp_path, limit=200, squad_dir=SQUAD_DIR)
     s = result["summary"]
-    assert s["questions"] == 120 and s["scored_articles"] == "held-out test articles"
+    assert s["questions"] == 200 and s["scored_articles"] == "held-out test articles"
     assert s["corpus_documents"] == 1204
-    assert s["retrieval"]["recall_at_k"]["5"] >= 0.85
-    assert s["open_corpus"]["at_threshold"]["f1"] >= 50.0
-    assert s["gold_paragraph_ceiling"]["forced_answer_has_ans"]["f1"] >= 65.0
+    assert s["retrieval"]["recall_at_k"]["5"] >= 0.92  # measured 0.962
+    assert s["open_corpus"]["at_threshold"]["f1"] >= 55.0  # measured 61.5
+    assert s["gold_paragraph_ceiling"]["forced_answer_has_ans"]["f1"] >= 72.0  # measured 76.9
     report = json.loads((tmp_path / "squad_eval.json").read_text())
     assert set(report["summary"]) >= {"open_corpus", "gold_paragraph_ceiling", "retrieval", "latency_ms", "citation_accuracy"}
-    assert len(report["questions"]) == 120
+    assert len(report["questions"]) == 200
     for name in ("squad_eval.md", "squad_threshold.png", "squad_recall_at_k.png", "squad_latency.png"):
         assert (tmp_path / name).stat().st_size > 0
 
