@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.report import percentiles
+from eval.server_process import ServerProcess
 
 if TYPE_CHECKING:
     from qa.reader.model import Reader
@@ -64,43 +61,6 @@ def _is_int8(reader: "Reader") -> bool:
     return any("quantized" in type(m).__module__ for m in reader.model.modules())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _OwnServer:
-    """A `qa serve` child process on a free loopback port, for benchmarks that bring their own server."""
-
-    def __init__(self, env: dict[str, str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "qa_cli", "serve"], env={**os.environ, **(env or {}), "QA_PORT": str(self.port)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-
-    def wait_ready(self, timeout: float = 300) -> None:
-        import httpx
-
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the server exited during start-up (run `qa serve` to see why)")
-            try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError("the server did not become ready")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=60)
-
-
 def _check(body: dict, expected: str | None) -> bool:
     if expected is None:
         return body["abstained"] is True
@@ -114,7 +74,7 @@ def bench_api(url: str | None = None, concurrency: int = 1, duration_s: float = 
 
     server = None
     if url is None:
-        server = _OwnServer()
+        server = ServerProcess()
         server.wait_ready()
         url = server.url
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from eval.server_process import ServerProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -55,48 +52,13 @@ def reader(pipeline):
     return pipeline.reader
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "QA_PORT": str(self.port), "QA_HOST": "127.0.0.1"}
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "qa_cli", "serve"], cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self, timeout: float = 120.0, headers: dict | None = None) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; log: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"server not ready in {timeout}s; log: {self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self._log.close()
+LiveServer = ServerProcess  # the name the tests use
 
 
 def _running_server(env: dict[str, str], log_path: Path):
-    live = LiveServer(env, log_path)
+    live = ServerProcess(env, log_path)
     try:
-        live.wait_ready()
+        live.wait_ready(timeout=120.0)
         yield live
     finally:
         live.stop()

@@ -7,7 +7,6 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from conftest import SEEDS, LiveServer
 from qa.index import current_build_dir

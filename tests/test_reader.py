@@ -1,7 +1,6 @@
 """The reader's span decoding, windows and shipped quality."""
 
 import numpy as np
-import pytest
 
 from conftest import SQUAD_DIR, needs_squad
 from qa.reader.decode import decode_spans
