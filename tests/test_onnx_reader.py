@@ -50,6 +50,14 @@ def test_export_is_cached_and_keyed_by_options(tmp_path):
     assert not list(tmp_path.glob("*.partial")), "no half-written files are left behind"
 
 
+def test_a_damaged_cached_export_is_replaced(tmp_path):
+    damaged = cached_onnx_model(packaged_reader_dir(), tmp_path, int8=True)
+    damaged.write_bytes(damaged.read_bytes()[:1000])  # as after a full disk or a killed copy
+    reader = Reader.load(device="cpu", backend="onnx", int8=True, cache_dir=tmp_path)
+    assert reader.read("When did the new maternity block open?", PASSAGES).spans[0].text == "March 2025"
+    assert damaged.stat().st_size > 1_000_000
+
+
 def test_unusable_cache_folder_is_a_clear_error(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")

@@ -154,10 +154,9 @@ class Reader:
             raise ReaderLoadError(f"{model_dir}: cannot load the reader's tokenizer ({exc})") from exc
         model, runtime = None, None
         if backend == "onnx" and device == "cpu":
-            from qa.reader.onnx_runtime import OnnxLogits, cached_onnx_model
+            from qa.reader.onnx_runtime import load_onnx_reader
 
-            path = cached_onnx_model(model_dir, Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR, int8)
-            runtime = OnnxLogits(path, threads)
+            runtime = load_onnx_reader(model_dir, Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR, int8, threads)
             # One window per call: int8 activations are scaled per call, so batching would make a question's
             # scores depend on its batch-mates; and unpadded single windows are faster on CPU anyway.
             batch_size = 1

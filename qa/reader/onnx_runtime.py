@@ -14,10 +14,13 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from qa.reader.model import ReaderLoadError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ OUTPUT_NAMES = ("start_logits", "end_logits")
 EXPORT_FORMAT = 1  # bump when the export recipe below changes, so caches are rebuilt
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(ReaderLoadError):
     """The reader could not be converted to ONNX (the message says why)."""
 
 
@@ -77,7 +80,8 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
         fused_model = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                                hidden_size=config.hidden_size)
         fused_model.save_model_to_file(str(fused))
-        partial = target.with_suffix(".partial")
+        # A private name per export: two processes starting at once must not write into the same file.
+        partial = target.with_name(f"{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
         if int8:
             import onnx
 
@@ -95,11 +99,11 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
         os.replace(partial, target)  # readers of the cache never see a half-written file
 
 
-def cached_onnx_model(model_dir: Path, cache_dir: Path, int8: bool) -> Path:
-    """Path of the ONNX file for these weights, exporting it first when the cache lacks it."""
+def cached_onnx_model(model_dir: Path, cache_dir: Path, int8: bool, refresh: bool = False) -> Path:
+    """Path of the ONNX file for these weights, exporting it first when the cache lacks it (or `refresh`)."""
     model_dir, cache_dir = Path(model_dir), Path(cache_dir)
     target = cache_dir / f"reader-{_fingerprint(model_dir, int8)}{'-int8' if int8 else ''}.onnx"
-    if target.exists():
+    if target.exists() and not refresh:
         return target
     started = time.perf_counter()
     try:
@@ -109,6 +113,16 @@ def cached_onnx_model(model_dir: Path, cache_dir: Path, int8: bool) -> Path:
         raise OnnxExportError(f"cannot export the reader in {model_dir} to ONNX under {cache_dir}: {exc}") from exc
     log.info("exported the reader to %s in %.1fs", target, time.perf_counter() - started)
     return target
+
+
+def load_onnx_reader(model_dir: Path, cache_dir: Path, int8: bool, threads: int | None = None) -> "OnnxLogits":
+    """An ONNX Runtime session for these weights; a damaged cached export is replaced, not fatal."""
+    path = cached_onnx_model(model_dir, cache_dir, int8)
+    try:
+        return OnnxLogits(path, threads)
+    except Exception as exc:  # onnxruntime raises its own error types for unreadable models
+        log.warning("cached reader export %s is unusable (%s); exporting it again", path, exc)
+        return OnnxLogits(cached_onnx_model(model_dir, cache_dir, int8, refresh=True), threads)
 
 
 class OnnxLogits:
