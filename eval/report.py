@@ -62,11 +62,12 @@ def _pyplot():
 
 
 def plot_threshold_curve(path: Path, thresholds: Sequence[float], f1: Sequence[float], abstain: Sequence[float],
-                         chosen: float | None = None, xlabel: str = "abstain threshold") -> Path:
+                         chosen: float | None = None, xlabel: str = "abstain threshold",
+                         f1_label: str = "F1 (%)", abstain_label: str = "abstention rate (%)") -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(thresholds, f1, label="F1 (%)")
-    ax.plot(thresholds, [100 * a for a in abstain], label="abstention rate (%)")
+    ax.plot(thresholds, f1, label=f1_label)
+    ax.plot(thresholds, [100 * a for a in abstain], label=abstain_label)
     if chosen is not None:
         ax.axvline(chosen, color="grey", linestyle="--", label="chosen threshold")
     ax.set_xlabel(xlabel)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from eval.report import markdown_table, percentiles, write_json, write_markdown
+from eval.report import markdown_table, percentiles, plot_threshold_curve, write_json, write_markdown
 from qa.metrics import score_prediction
 from qa.pipeline import QAPipeline
 
@@ -47,24 +48,31 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
     per_question = []
     retrieval_k = max(max(RECALL_KS), top_k or pipeline.settings.top_k)
     for row in tqdm(rows, desc="seed eval", unit="q"):
-        response = pipeline.ask(row["question"], top_k=top_k)
+        started = time.perf_counter()
+        reading = pipeline.read(row["question"], top_k=top_k)
+        answers = pipeline.decide(reading)
+        latency_ms = 1000 * (time.perf_counter() - started)
         retrieved = pipeline.retriever.retrieve(row["question"], retrieval_k)
         evidence = row.get("evidence") or []
-        top = response.answers[0] if response.answers else None
+        top = answers[0] if answers else None
+        # The best span whatever the threshold: what a lower threshold would have answered.
+        best = reading.spans[0] if reading.spans else None
+        best_f1 = score_prediction(best.text, row["answers"])[1] if best and row["answerable"] else 0.0
         em, f1 = score_prediction(top.text, row["answers"]) if top and row["answerable"] else (0.0, 0.0)
         # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
         # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
-        correct = [score_prediction(a.text, row["answers"])[1] >= 0.5 for a in response.answers] if row["answerable"] else []
-        cited_all = [any(e in a.citation.passage for e in evidence) for a in response.answers] if row["answerable"] else []
+        correct = [score_prediction(a.text, row["answers"])[1] >= 0.5 for a in answers] if row["answerable"] else []
+        cited_all = [any(e in a.citation.passage for e in evidence) for a in answers] if row["answerable"] else []
         cited = [c for c, ok in zip(cited_all, correct) if ok]
         first_hit = next((rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None)
         per_question.append({
             "id": row["id"], "question": row["question"], "answerable": row["answerable"],
             "gold": row["answers"], "prediction": top.text if top else "", "score": top.score if top else None,
-            "all_answers": [a.text for a in response.answers], "abstained": response.abstained,
+            "all_answers": [a.text for a in answers], "abstained": not answers,
+            "best_span": best.text if best else "", "best_span_score": best.probability if best else 0.0, "best_span_f1": best_f1,
             "em": em, "f1": f1, "citations_correct": cited, "citations_all_answers": cited_all,
             "extra_wrong_answers": sum(not ok for ok in correct[1:]), "evidence_rank": first_hit,
-            "latency_ms": response.timings_ms["total"],
+            "latency_ms": latency_ms,
         })
     answerable = [q for q in per_question if q["answerable"]]
     unanswerable = [q for q in per_question if not q["answerable"]]
@@ -79,6 +87,7 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
         "answerable_mean_em": sum(q["em"] for q in answerable) / max(1, len(answerable)),
         "answerable_mean_f1": sum(q["f1"] for q in answerable) / max(1, len(answerable)),
         "answerable_abstained": sum(q["abstained"] for q in answerable) / max(1, len(answerable)),
+        "answerable_mean_f1_forced": sum(q["best_span_f1"] for q in answerable) / max(1, len(answerable)),
         "unanswerable_abstained": sum(q["abstained"] for q in unanswerable) / max(1, len(unanswerable)),
         "citation_accuracy": sum(all_citations) / len(all_citations) if all_citations else 1.0,
         "correct_answers_cited": len(all_citations),
@@ -100,8 +109,23 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
         f"| {q['id']} | {q['question']} | {', '.join(q['gold']) or '(no answer)'} | {q['prediction'] or '(abstained)'} |"
         for q in per_question if (q["answerable"] and q["f1"] < 1.0) or (not q["answerable"] and not q["abstained"])
     ]
+    grid = [i / 50 for i in range(51)]
+    curve = [_at_threshold(per_question, t) for t in grid]
+    plot_threshold_curve(out_dir / "seed_threshold.png", grid, [100 * f1 for f1, _ in curve], [a for _, a in curve],
+                         pipeline.answer_threshold, "answer score threshold",
+                         f1_label="answerable F1 (%)", abstain_label="unanswerable abstained (%)")
     write_markdown(out_dir / "seed_eval.md", "Seed-article evaluation", [
         ("Summary", markdown_table(rows_md)),
         ("Misses", "\n".join(["| id | question | gold | predicted |", "| --- | --- | --- | --- |", *misses]) if misses else "none"),
+        ("Threshold", "![answerable F1 and unanswerable abstention vs threshold](seed_threshold.png)"),
     ])
     return report
+
+
+def _at_threshold(per_question: list[dict[str, Any]], threshold: float) -> tuple[float, float]:
+    """(answerable mean F1, share of unanswerable questions abstained) had the threshold been `threshold`."""
+    answerable = [q for q in per_question if q["answerable"]]
+    unanswerable = [q for q in per_question if not q["answerable"]]
+    f1 = sum(q["best_span_f1"] for q in answerable if q["best_span_score"] >= threshold) / max(1, len(answerable))
+    abstained = sum(q["best_span_score"] < threshold for q in unanswerable) / max(1, len(unanswerable))
+    return f1, abstained
