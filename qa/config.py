@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="where derived model files (ONNX export) are cached")
     device: str = Field("auto", description="'auto', 'cpu' or 'cuda'")
-    torch_threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for the models (PyTorch and ONNX Runtime); default: their own choice"
+    )
 
     # HTTP service
     host: str = "127.0.0.1"
