@@ -68,6 +68,10 @@ def test_build_then_load_round_trip(tmp_path, embedder):
     assert staleness(manifest, "other", "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == [
         "the corpus changed since the index was built"
     ]
+    older = manifest.model_copy(update={"format_version": manifest.format_version - 1})
+    assert staleness(older, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == [
+        f"index format {manifest.format_version - 1}, this code builds format {manifest.format_version}"
+    ]
 
 
 def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
@@ -98,3 +102,14 @@ def test_corrupt_or_missing_index_gives_a_clear_error(tmp_path, embedder):
 def test_hybrid_retrieval_finds_the_cqc_passage(pipeline):
     retrieved = pipeline.retriever.retrieve("When was the CQC visit?", 3)
     assert any("November 2023" in r.passage.text for r in retrieved)
+
+
+def test_bm25_matches_word_forms_and_titles():
+    from qa.documents import Document, Passage
+    from qa.index import bm25_text, bm25_tokenize
+
+    # Stemming: "visits" and "visited" meet "visit"; stop words do not count.
+    question, passage = bm25_tokenize(["Who visited the unit?", "The CQC visits were unannounced."]).ids
+    assert set(question) & set(passage)
+    document = Document(id="d", title="Luton maternity unit", text="It opened in March.")
+    assert bm25_text(Passage(id=0, doc_id="d", start=0, end=19, text=document.text), document).startswith("Luton")
