@@ -73,12 +73,14 @@ class AnsweringService:
         started = time.perf_counter()
         try:
             pipeline = self._factory()
+            warm_s = pipeline.warm_up()  # /ready turns true only once the first answer is fast
         except Exception as exc:  # reported through /ready; the process stays up
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("service not ready: %s", self.error)
         else:
             self.pipeline, self.error = pipeline, None
-            log.info("service ready in %.1fs (%d passages)", time.perf_counter() - started, len(pipeline.index.passages))
+            log.info("service ready in %.1fs (%d passages; warm-up %.1fs)", time.perf_counter() - started,
+                     len(pipeline.index.passages), warm_s)
         finally:
             self.loading = False
 
@@ -98,6 +100,7 @@ class AnsweringService:
         def run() -> None:
             try:
                 pipeline = rebuild()
+                pipeline.warm_up()
             except Exception as exc:  # the old index keeps serving; the failure is reported in /ready
                 self.last_rebuild_error = f"{type(exc).__name__}: {exc}"
                 log.error("index rebuild failed, still serving the previous index: %s", self.last_rebuild_error)

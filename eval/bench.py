@@ -51,14 +51,8 @@ def bench_reader(reader: "Reader", passages: int = 4, words: int = 150, runs: in
     import torch
 
     return {"passages": len(texts), "mean_words": statistics.mean(len(t.split()) for t in texts), "runs": runs,
-            "backend": reader.backend, "int8": _is_int8(reader), "torch_threads": torch.get_num_threads(),
+            "backend": reader.backend, "int8": reader.int8, "torch_threads": torch.get_num_threads(),
             "latency_ms": percentiles(timings)}
-
-
-def _is_int8(reader: "Reader") -> bool:
-    if reader.runtime is not None:
-        return reader.runtime.path.stem.endswith("-int8")
-    return any("quantized" in type(m).__module__ for m in reader.model.modules())
 
 
 def _check(body: dict, expected: str | None) -> bool:

@@ -125,6 +125,13 @@ class QAPipeline:
     def ask(self, question: str, top_k: int | None = None) -> QAResponse:
         return self.ask_many([question], top_k)[0]
 
+    def warm_up(self) -> float:
+        """Answer one throw-away question so lazy initialisation (thread pools, kernels, caches) happens now,
+        not in the first caller's request (about 4 s here). Returns the seconds it took."""
+        started = time.perf_counter()
+        self.ask("What happened?")
+        return time.perf_counter() - started
+
     def ask_many(self, questions: list[str], top_k: int | None = None) -> list[QAResponse]:
         """Answer several questions with one batched retrieval and reader pass (the service batches
         questions that arrive together); each response is what `ask` would have returned alone."""

@@ -94,3 +94,28 @@ def test_shutdown_answers_what_is_queued_then_refuses(settings, pipeline):
     assert [r.question for r in answered] == QUESTIONS[:4]
     with pytest.raises(NotReady, match="shutting down"):
         asyncio.run(service.ask(QUESTIONS[0]))
+
+
+def test_service_is_ready_only_after_a_warm_up_answer(settings, pipeline):
+    """A pipeline that loads but cannot answer (here: its reader fails on first use) must leave /ready false."""
+    from qa.pipeline import QAPipeline
+
+    class ReaderThatFails:
+        settings = pipeline.reader.settings
+
+        def read_many(self, *args, **kwargs):
+            raise RuntimeError("inference session lost")
+
+    broken = QAPipeline(pipeline.index, pipeline.retriever, ReaderThatFails(), pipeline.settings)
+    service = AnsweringService(settings, lambda: broken)
+    service.load()
+    try:
+        assert not service.ready
+        assert "inference session lost" in service.error
+    finally:
+        service.shutdown()
+    healthy = _service(settings, pipeline)
+    try:
+        assert healthy.ready and healthy.error is None
+    finally:
+        healthy.shutdown()

@@ -118,13 +118,14 @@ def select_device(preference: str = "auto") -> str:
 
 class Reader:
     def __init__(self, model, tokenizer, settings: ReaderSettings, device: str = "cpu", batch_size: int = 32,
-                 runtime: "OnnxLogits | None" = None):
+                 runtime: "OnnxLogits | None" = None, int8: bool = False):
         self.model = model  # the PyTorch network; None when an ONNX Runtime session does the work
         self.tokenizer = tokenizer
         self.settings = settings
         self.device = device
         self.batch_size = batch_size
         self.runtime = runtime
+        self.int8 = int8  # weights quantised to int8 (CPU only)
 
     @property
     def backend(self) -> str:
@@ -164,7 +165,8 @@ class Reader:
             model = cls._torch_model(model_dir, device, int8)
         log.info("reader loaded from %s (%s%s on %s) in %.1fs", model_dir, "onnx" if runtime else "torch",
                  ", int8" if int8 and device == "cpu" else "", device, time.perf_counter() - started)
-        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size, runtime)
+        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size, runtime,
+                   int8=int8 and device == "cpu")
 
     @classmethod
     def from_settings(cls, settings: "Settings", device: str | None = None) -> "Reader":
