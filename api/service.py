@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from qa.config import Settings
@@ -42,7 +42,6 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
     abandoned: bool = False  # the caller gave up (time limit): skip it if not started
-    queued_at: float = field(default_factory=time.perf_counter)
 
 
 class AnsweringService:
