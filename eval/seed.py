@@ -58,10 +58,11 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
         # The best span whatever the threshold: what a lower threshold would have answered.
         best = reading.spans[0] if reading.spans else None
         best_f1 = score_prediction(best.text, row["answers"])[1] if best and row["answerable"] else 0.0
-        em, f1 = score_prediction(top.text, row["answers"]) if top and row["answerable"] else (0.0, 0.0)
+        scores = [score_prediction(a.text, row["answers"]) for a in answers] if row["answerable"] else []
+        em, f1 = scores[0] if scores else (0.0, 0.0)
         # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
         # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
-        correct = [score_prediction(a.text, row["answers"])[1] >= 0.5 for a in answers] if row["answerable"] else []
+        correct = [answer_f1 >= 0.5 for _, answer_f1 in scores]
         cited_all = [any(e in a.citation.passage for e in evidence) for a in answers] if row["answerable"] else []
         cited = [c for c, ok in zip(cited_all, correct) if ok]
         first_hit = next((rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None)

@@ -20,10 +20,10 @@ from eval.report import (
 from qa.config import Settings
 from qa.documents import Document
 from qa.embedder import Embedder
-from qa.index import IndexProblem, build_index, load_index, read_manifest, staleness
+from qa.index import IndexProblem, build_index, load_index
 from qa.ingest import Corpus
 from qa.metrics import ScoredQuestion, evaluate_scored, score_question, squad_metrics
-from qa.pipeline import QAPipeline
+from qa.pipeline import QAPipeline, index_options, stale_reasons
 from qa.reader.data import ArticleSplit, DatasetError, QAExample, iter_articles, load_examples
 from qa.reader.model import Reader
 from qa.retriever import HybridRetriever
@@ -85,14 +85,12 @@ def evaluate_squad_open(
     index_dir = Path(index_dir) if index_dir else out_dir / "index"
     embedder = Embedder(settings.embedding_model)
     build_started = time.perf_counter()
-    passage_settings = dict(sentences=settings.passage_sentences, overlap=settings.passage_overlap,
-                            max_chars=settings.passage_max_chars, index_type=settings.index_type)
     try:
-        reused = not staleness(read_manifest(index_dir), corpus.fingerprint, embedder.name, **passage_settings)
-    except IndexProblem:
+        reused = not stale_reasons(index_dir, corpus, embedder, settings)
+    except IndexProblem:  # a damaged eval index is rebuilt, not reported: it is this command's own output
         reused = False
     if not reused:
-        build_index(corpus, index_dir, embedder, corpus_dir=file, **passage_settings)
+        build_index(corpus, index_dir, embedder, corpus_dir=file, **index_options(settings))
     index = load_index(index_dir)
     build_seconds = time.perf_counter() - build_started
     reader = Reader.from_settings(settings)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa.config import Settings
 from qa.embedder import Embedder
 from qa.index import CorpusIndex, IndexMissingError, build_index, load_index, read_manifest, staleness
-from qa.ingest import load_corpus
+from qa.ingest import Corpus, load_corpus
 from qa.metrics import normalize_answer
 from qa.reader.model import Reader
 from qa.reader.model import ExtractedSpan
@@ -27,19 +28,27 @@ class IndexStaleError(RuntimeError):
     pass
 
 
+def index_options(settings: Settings) -> dict:
+    """The settings an index is built with, and checked against to tell whether it is stale."""
+    return dict(sentences=settings.passage_sentences, overlap=settings.passage_overlap,
+                max_chars=settings.passage_max_chars, index_type=settings.index_type)
+
+
+def stale_reasons(index_dir: Path, corpus: Corpus, embedder: Embedder, settings: Settings) -> list[str]:
+    """Why the index in `index_dir` does not serve this corpus with these settings (empty: it does).
+    A damaged manifest raises IndexCorruptError."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexMissingError:
+        return ["no index built yet"]
+    return staleness(manifest, corpus.fingerprint, embedder.name, **index_options(settings))
+
+
 def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = None, force: bool = False) -> CorpusIndex:
     """Load the index, building it first when missing, or rebuilding when stale and auto_build is on
     (always, with `force`)."""
     corpus = load_corpus(settings.corpus_dir)
-    wanted = dict(
-        sentences=settings.passage_sentences, overlap=settings.passage_overlap,
-        max_chars=settings.passage_max_chars, index_type=settings.index_type,
-    )
-    try:
-        manifest = read_manifest(settings.index_dir)
-        reasons = staleness(manifest, corpus.fingerprint, embedder.name, **wanted)
-    except IndexMissingError:
-        reasons = ["no index built yet"]
+    reasons = stale_reasons(settings.index_dir, corpus, embedder, settings)
     if force:
         reasons = reasons or ["rebuild requested"]
         rebuild = True
@@ -48,7 +57,7 @@ def ensure_index(settings: Settings, embedder: Embedder, rebuild: bool | None = 
         if not allowed:
             raise IndexStaleError(f"index in {settings.index_dir} is out of date: {'; '.join(reasons)}; run `qa index`")
         log.info("building the index: %s", "; ".join(reasons))
-        build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **wanted)
+        build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **index_options(settings))
     return load_index(settings.index_dir)
 
 

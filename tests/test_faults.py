@@ -32,6 +32,14 @@ def wait_for(live, predicate, timeout=120):
 
 
 def assert_not_ready_but_alive(live, fragment):
+    """The server stays up with /ready false for `fragment`'s reason; it is stopped afterwards."""
+    try:
+        _check_not_ready_but_alive(live, fragment)
+    finally:
+        live.stop()
+
+
+def _check_not_ready_but_alive(live, fragment):
     r = wait_for(live, lambda r: r.status_code == 503 and "loading" not in r.json()["reason"])
     assert fragment in r.json()["reason"], r.json()
     ask = httpx.post(live.url + "/ask", json={"question": "When was the CQC visit?"})
@@ -43,10 +51,7 @@ def assert_not_ready_but_alive(live, fragment):
 
 def test_missing_index_with_auto_build_off(tmp_path):
     live = start(tmp_path, {"QA_INDEX_DIR": str(tmp_path / "none"), "QA_AUTO_BUILD": "false"}, "missing")
-    try:
-        assert_not_ready_but_alive(live, "qa index")
-    finally:
-        live.stop()
+    assert_not_ready_but_alive(live, "qa index")
 
 
 def test_corrupt_index_file(tmp_path, seed_index_dir):
@@ -54,10 +59,7 @@ def test_corrupt_index_file(tmp_path, seed_index_dir):
     shutil.copytree(seed_index_dir, index_dir)
     (current_build_dir(index_dir) / "passages.jsonl").write_text("garbage\n")
     live = start(tmp_path, {"QA_INDEX_DIR": str(index_dir), "QA_AUTO_BUILD": "false"}, "corrupt")
-    try:
-        assert_not_ready_but_alive(live, "passages.jsonl is corrupt")
-    finally:
-        live.stop()
+    assert_not_ready_but_alive(live, "passages.jsonl is corrupt")
 
 
 def test_changed_corpus_is_reported_when_auto_build_is_off(tmp_path, seed_index_dir):
@@ -66,10 +68,7 @@ def test_changed_corpus_is_reported_when_auto_build_is_off(tmp_path, seed_index_
     (corpus / "extra.txt").write_text("date 2025-11-01\nThe new ward opened on Monday.", encoding="utf-8")
     live = LiveServer({"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(seed_index_dir), "QA_AUTO_BUILD": "false"},
                       tmp_path / "stale.log")
-    try:
-        assert_not_ready_but_alive(live, "corpus changed")
-    finally:
-        live.stop()
+    assert_not_ready_but_alive(live, "corpus changed")
 
 
 def test_saturation_gives_503_with_retry_after_and_sigterm_drains(tmp_path, seed_index_dir):

@@ -20,7 +20,9 @@ import numpy as np
 from qa.config import DEFAULT_CACHE_DIR
 from qa.metrics import ScoredQuestion, score_question
 from qa.reader.decode import DEFAULT_MAX_ANSWER_TOKENS, decode_spans
-from qa.reader.windows import DEFAULT_MAX_LENGTH, DEFAULT_MAX_QUESTION_TOKENS, DEFAULT_STRIDE, tokenize_windows
+from qa.reader.windows import (
+    DEFAULT_MAX_LENGTH, DEFAULT_MAX_QUESTION_TOKENS, DEFAULT_STRIDE, MODEL_INPUTS, tokenize_windows,
+)
 
 if TYPE_CHECKING:
     from qa.config import Settings
@@ -149,6 +151,7 @@ class Reader:
             raise ValueError(f"unknown reader backend '{backend}' (use 'torch' or 'onnx')")
         started = time.perf_counter()
         device = select_device(device)
+        int8 = int8 and device == "cpu"  # quantised kernels are CPU kernels
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except (OSError, ValueError) as exc:
@@ -164,9 +167,8 @@ class Reader:
         else:
             model = cls._torch_model(model_dir, device, int8)
         log.info("reader loaded from %s (%s%s on %s) in %.1fs", model_dir, "onnx" if runtime else "torch",
-                 ", int8" if int8 and device == "cpu" else "", device, time.perf_counter() - started)
-        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size, runtime,
-                   int8=int8 and device == "cpu")
+                 ", int8" if int8 else "", device, time.perf_counter() - started)
+        return cls(model, tokenizer, ReaderSettings.load(model_dir), device, batch_size, runtime, int8=int8)
 
     @classmethod
     def from_settings(cls, settings: "Settings", device: str | None = None) -> "Reader":
@@ -185,7 +187,7 @@ class Reader:
         except (OSError, ValueError) as exc:
             raise ReaderLoadError(f"{model_dir}: cannot load the reader ({exc})") from exc
         model.to(device).eval()
-        if int8 and device == "cpu":
+        if int8:
             import warnings
 
             with warnings.catch_warnings():
@@ -196,34 +198,32 @@ class Reader:
     def _logits(self, windows) -> tuple[np.ndarray, np.ndarray]:
         """Start/end logits for every window. Windows are batched by length and each batch is cut to its
         longest member, so short passages do not pay for the padding of long ones."""
-        import torch
-
         n, seq_len = windows.input_ids.shape
         starts = np.full((n, seq_len), -1e4, dtype=np.float32)
         ends = np.full((n, seq_len), -1e4, dtype=np.float32)
         lengths = windows.attention_mask.sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
+        for i in range(0, n, self.batch_size):
+            rows = order[i : i + self.batch_size]
+            width = int(lengths[rows].max())
+            batch = [np.ascontiguousarray(getattr(windows, name)[rows, :width]) for name in MODEL_INPUTS]
+            starts[rows, :width], ends[rows, :width] = self._forward(*batch)
+        return starts, ends
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+                 token_type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One batch through the network, on whichever runtime holds it."""
         if self.runtime is not None:
-            for i in range(0, n, self.batch_size):
-                rows = order[i : i + self.batch_size]
-                width = int(lengths[rows].max())
-                start, end = self.runtime(*(np.ascontiguousarray(getattr(windows, name)[rows, :width])
-                                            for name in ("input_ids", "attention_mask", "token_type_ids")))
-                starts[rows, :width], ends[rows, :width] = start, end
-            return starts, ends
+            return self.runtime(input_ids, attention_mask, token_type_ids)
+        import torch
+
         use_bf16 = self.device.startswith("cuda")
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-            for i in range(0, n, self.batch_size):
-                rows = order[i : i + self.batch_size]
-                width = int(lengths[rows].max())
-                batch = {
-                    name: torch.from_numpy(np.ascontiguousarray(getattr(windows, name)[rows, :width])).to(self.device)
-                    for name in ("input_ids", "attention_mask", "token_type_ids")
-                }
-                out = self.model(**batch)
-                starts[rows, :width] = out.start_logits.float().cpu().numpy()
-                ends[rows, :width] = out.end_logits.float().cpu().numpy()
-        return starts, ends
+            out = self.model(**{
+                name: torch.from_numpy(array).to(self.device)
+                for name, array in zip(MODEL_INPUTS, (input_ids, attention_mask, token_type_ids))
+            })
+        return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
     def read_pairs(self, questions: Sequence[str], passages: Sequence[str], top_k_per_pair: int = 5):
         """Span candidates and no-answer logits for each (question, passage) pair, in one batched pass."""

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.reader.model import ReaderLoadError
+from qa.reader.windows import MODEL_INPUTS
 
 log = logging.getLogger(__name__)
 
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAMES = ("start_logits", "end_logits")
 EXPORT_FORMAT = 1  # bump when the export recipe below changes, so caches are rebuilt
 
@@ -69,13 +69,13 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
             out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.start_logits, out.end_logits
 
-    example = tuple(torch.ones((2, 16), dtype=torch.long) for _ in INPUT_NAMES)
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES + OUTPUT_NAMES}
+    example = tuple(torch.ones((2, 16), dtype=torch.long) for _ in MODEL_INPUTS)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in MODEL_INPUTS + OUTPUT_NAMES}
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         raw, fused = Path(work) / "raw.onnx", Path(work) / "fused.onnx"
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Logits(model), example, str(raw), input_names=list(INPUT_NAMES),
+            torch.onnx.export(_Logits(model), example, str(raw), input_names=list(MODEL_INPUTS),
                               output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=17, dynamo=False)
         fused_model = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                                hidden_size=config.hidden_size)
@@ -138,10 +138,7 @@ class OnnxLogits:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        feed = {
-            "input_ids": input_ids.astype(np.int64, copy=False),
-            "attention_mask": attention_mask.astype(np.int64, copy=False),
-            "token_type_ids": token_type_ids.astype(np.int64, copy=False),
-        }
+        arrays = (input_ids, attention_mask, token_type_ids)
+        feed = {name: array.astype(np.int64, copy=False) for name, array in zip(MODEL_INPUTS, arrays)}
         start, end = self.session.run(list(OUTPUT_NAMES), feed)
         return start, end

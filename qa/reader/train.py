@@ -35,7 +35,7 @@ from qa.reader.data import (
     validation_examples,
 )
 from qa.reader.model import Reader, ReaderSettings, select_device
-from qa.reader.windows import answer_token_span, tokenize_windows
+from qa.reader.windows import MODEL_INPUTS, answer_token_span, tokenize_windows
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def build_features(
     """Tokenise examples into fixed-length training windows with start/end token labels (0 = [CLS] = no answer)."""
     from tqdm.auto import tqdm
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("input_ids", "attention_mask", "token_type_ids", "start", "end")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in (*MODEL_INPUTS, "start", "end")}
     chunk = 1000
     for i in tqdm(range(0, len(examples), chunk), desc="tokenising", unit="chunk", leave=False):
         batch = list(examples[i : i + chunk])
@@ -286,7 +286,7 @@ def train(config: TrainConfig) -> dict:
                 width = int(feats["attention_mask"][idx].sum(axis=1).max())  # trim shared padding
                 batch = {
                     k: torch.from_numpy(feats[k][idx][:, :width]).to(device)
-                    for k in ("input_ids", "attention_mask", "token_type_ids")
+                    for k in MODEL_INPUTS
                 }
                 start_t = torch.from_numpy(feats["start"][idx]).to(device)
                 end_t = torch.from_numpy(feats["end"][idx]).to(device)

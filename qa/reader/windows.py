@@ -16,6 +16,8 @@ import numpy as np
 DEFAULT_MAX_LENGTH = 384
 DEFAULT_STRIDE = 128
 DEFAULT_MAX_QUESTION_TOKENS = 64
+# The arrays of TokenWindows the span model takes, in its argument order.
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
