@@ -95,6 +95,13 @@ def cmd_eval(args) -> int:
         result = evaluate_squad_open(Path(args.file), out, version=args.version, limit=args.limit,
                                      all_articles=args.all_articles, squad_dir=Path(args.squad_dir))
         print(json.dumps(result["summary"], indent=2))
+    elif args.target == "answerability":
+        from eval.answerability_probe import run_probe
+        from qa.reader.model import Reader
+
+        # The probe reads hidden states, which only the PyTorch runtime gives: fp32 on the CPU.
+        result = run_probe(Reader.load(args.model, device="cpu", backend="torch"), Path(args.squad_dir), out, args.limit)
+        print(json.dumps({k: v for k, v in result.items() if k != "limit"}, indent=2))
     print(f"reports written to {out}", file=sys.stderr)
     return 0
 
@@ -161,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", help="run an evaluation and write reports")
-    p.add_argument("target", choices=["seed", "reader", "squad"])
+    p.add_argument("target", choices=["seed", "reader", "squad", "answerability"],
+                   help="answerability: probe the reader's no-answer decision (PyTorch fp32, about 20 min)")
     corpus_options(p)
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (seed) or SQuAD JSON file (squad)")
     p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")

@@ -82,3 +82,72 @@ def test_training_smoke_writes_a_loadable_model(tmp_path):
     assert (out / "training_log.jsonl").read_text().count('"event": "epoch"') == 1
     loaded = Reader.load(out)
     assert loaded.read("Who?", ["Somebody did something."]).no_answer_logits
+
+
+def test_plain_epoch_batches_are_slices_of_one_permutation():
+    from qa.reader.train import epoch_batches
+
+    lengths = np.arange(10, 110)
+    batches = epoch_batches(lengths, 32, np.random.default_rng(7))
+    order = np.random.default_rng(7).permutation(100)
+    assert [b.tolist() for b in batches] == [order[i * 32 : (i + 1) * 32].tolist() for i in range(3)]
+
+
+def test_length_grouped_batches_cover_each_window_once_and_cut_padding():
+    from qa.reader.train import epoch_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(40, 385, size=3200)
+    plain = epoch_batches(lengths, 32, np.random.default_rng(1))
+    grouped = epoch_batches(lengths, 32, np.random.default_rng(1), group_by_length=True)
+    assert len(grouped) == len(plain) == 100
+    assert all(len(b) == 32 for b in grouped)
+    assert sorted(np.concatenate(grouped).tolist()) == list(range(3200))
+    # Tokens computed (each batch padded to its longest window): grouping must cut them sharply.
+    cost = lambda batches: sum(len(b) * lengths[b].max() for b in batches)  # noqa: E731
+    assert cost(grouped) < 0.6 * cost(plain)
+
+
+@needs_squad
+def test_answerability_probe_command_writes_its_report(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "probe"
+    result = subprocess.run([sys.executable, "-m", "qa_cli", "eval", "answerability", "--squad-dir", str(SQUAD_DIR),
+                             "--limit", "40", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((out / "answerability_probe.json").read_text())
+    assert set(report["separation"]) == {"training articles", "validation articles", "test articles"}
+    for split in report["separation"].values():
+        assert split["questions"] == 40 and 0.0 <= split["margin_auc"] <= 1.0
+    # The reader has seen its training articles: it must separate them far better than unseen ones.
+    assert report["separation"]["training articles"]["margin_auc"] > report["separation"]["test articles"]["margin_auc"]
+    assert len(report["verifiers"]) == 6 and all(0 <= r["test_f1_at_validation_threshold"] <= 100 for r in report["verifiers"])
+    assert "Minimum-Bayes-risk" in (out / "answerability_probe.md").read_text()
+
+
+def test_swapped_entity_negatives_ask_about_something_the_paragraph_never_mentions():
+    from qa.reader.data import QAExample, swapped_entity_negatives
+
+    paragraphs = [
+        ("Tesla moved to Paris in 1882 and worked for Continental Edison.", "When did Tesla move to Paris?"),
+        ("Marie Curie won the Nobel Prize in 1911 in Stockholm.", "Where did Marie Curie win in 1911?"),
+        ("The Rhine flows through Basel and Cologne before 1815.", "Which city does the Rhine reach after Basel?"),
+    ]
+    examples = [QAExample(f"q{i}", f"t{i}", q, c, (("x", 0),)) for i, (c, q) in enumerate(paragraphs)]
+    examples.append(QAExample("u", "t0", "Who built Paris?", paragraphs[0][0]))  # unanswerable: never swapped
+    made = swapped_entity_negatives(examples, 1.0, np.random.default_rng(3))
+    assert made and all(m.is_impossible and m.qid.endswith("_swap") for m in made)
+    originals = {e.qid: e for e in examples}
+    for negative in made:
+        original = originals[negative.qid.removesuffix("_swap")]
+        assert negative.context == original.context and negative.question != original.question
+        # A name or number was swapped, and what came in is not in the paragraph.
+        removed = set(original.question.replace("?", "").split()) - set(negative.question.replace("?", "").split())
+        added = set(negative.question.replace("?", "").split()) - set(original.question.replace("?", "").split())
+        assert removed and added and not any(word in negative.context for word in added)
+        assert negative.question.split()[0] == original.question.split()[0]

@@ -11,6 +11,7 @@ The split is by article title, never by question (a model must be scored on arti
 from __future__ import annotations
 
 import gzip
+import re
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,4 +207,68 @@ def distractor_negatives(examples: Sequence[QAExample], rate: float, rng) -> lis
         if any(text.lower() in lowered for text in example.answer_texts):
             continue
         negatives.append(QAExample(example.qid + "_distractor", example.title, example.question, context, (), example.source))
+    return negatives
+
+
+# Names (capitalised runs, allowing "of"/"the"/"de"/"and" inside) and numbers: what a swap replaces.
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:(?:of|the|de|and)\s+)?[A-Z][a-z]+)*\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+
+
+# Capitalised only because they start a sentence: not names.
+_NOT_NAME_STARTS = frozenset(
+    "The A An In On At For By With From As It Its This That These Those He She They We His Her Their After Before "
+    "During When While Although However Since Between Under Over Some Many Most Other".split()
+)
+
+
+def _mentions(text: str) -> list[tuple[str, bool]]:
+    """(mention, is_number) for every name and number in `text`."""
+    names = [m.group(0) for m in _NAME.finditer(text)]
+    names = [n for n in names if n.split()[0] not in _NOT_NAME_STARTS]
+    return [(n, False) for n in names] + [(m.group(0), True) for m in _NUMBER.finditer(text)]
+
+
+def _kind(mention: str, is_number: bool) -> tuple[bool, int]:
+    """Swap like for like: numbers of as many characters, names of as many words."""
+    return is_number, len(mention) if is_number else len(mention.split())
+
+
+def swapped_entity_negatives(examples: Sequence[QAExample], rate: float, rng) -> list[QAExample]:
+    """Unanswerable examples made by swapping a name or number that an answerable question shares with its
+    paragraph for one of the same kind (a name of as many words; a number as long) from another article's
+    paragraphs that this paragraph never mentions.
+
+    This is one of the ways SQuAD 2.0's writers made unanswerable questions ("entity swap"): the question
+    still reads naturally and matches the paragraph word for word elsewhere, so only checking what it is
+    about tells the two apart. The question's first word is skipped (capitalised, but not a name).
+    """
+    pools: dict[tuple[bool, int], list[str]] = {}
+    seen: set[str] = set()
+    for example in examples:
+        if example.context in seen:
+            continue
+        seen.add(example.context)
+        for mention, is_number in _mentions(example.context):
+            pools.setdefault(_kind(mention, is_number), []).append(mention)
+    pools = {key: sorted(set(values)) for key, values in pools.items()}
+    negatives: list[QAExample] = []
+    for example in examples:
+        if example.is_impossible or rng.random() >= rate:
+            continue
+        first_word_end = len(example.question.split(" ", 1)[0])
+        shared = [(m, n) for m, n in _mentions(example.question[first_word_end:]) if m in example.context]
+        if not shared:
+            continue
+        mention, is_number = shared[int(rng.integers(len(shared)))]
+        pool = pools.get(_kind(mention, is_number), [])
+        context = example.context.lower()
+        for _ in range(10):  # a few draws: most candidates are absent from any one paragraph
+            if not pool:
+                break
+            candidate = pool[int(rng.integers(len(pool)))]
+            if candidate.lower() not in context and candidate != mention:
+                question = example.question[:first_word_end] + example.question[first_word_end:].replace(mention, candidate, 1)
+                negatives.append(QAExample(example.qid + "_swap", example.title, question, example.context, (), example.source))
+                break
     return negatives

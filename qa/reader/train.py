@@ -29,6 +29,7 @@ from qa.reader.data import (
     QAExample,
     count_by_answerability,
     distractor_negatives,
+    swapped_entity_negatives,
     extra_training_examples,
     squad_training_examples,
     test_examples,
@@ -80,11 +81,17 @@ class TrainConfig:
     max_negative_windows: int = 1
     # Fraction of answerable examples that also appear with a same-article paragraph lacking the answer.
     distractor_rate: float = 0.0
+    # Fraction of answerable examples also given as unanswerable with a name or number swapped for one the
+    # paragraph never mentions (qa.reader.data.swapped_entity_negatives); in every stage.
+    swap_rate: float = 0.0
     limit: int | None = None  # examples per data part, for smoke runs
     device: str = "auto"
     save_fp16: bool = True
     eval_test: bool = False
     max_minutes: float | None = None
+    # Batch windows of similar length together (each batch is cut to its longest window): on a CPU most
+    # of the time otherwise goes into padding. Off by default so the shipped recipe reproduces exactly.
+    group_by_length: bool = False
 
 
 def set_seed(seed: int) -> None:
@@ -180,6 +187,26 @@ def _lr_lambda(total_steps: int, warmup_steps: int):
     return schedule
 
 
+def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group_by_length: bool = False,
+                  pool_batches: int = 50) -> list[np.ndarray]:
+    """One epoch's batches of window indices (full batches only, as before).
+
+    Plain: consecutive slices of one random permutation. Grouped by length: the permutation is cut into
+    pools of `pool_batches` batches, each pool sorted by length and sliced, and the batch order shuffled,
+    so batches stay random in content but need little padding.
+    """
+    order = rng.permutation(len(lengths))
+    if group_by_length:
+        pool = batch_size * pool_batches
+        order = np.concatenate([
+            chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in np.split(order, range(pool, len(order), pool))
+        ]) if len(order) else order
+    batches = [order[b * batch_size : (b + 1) * batch_size] for b in range(max(1, len(order) // batch_size))]
+    if group_by_length:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
 def _sample(examples: list[QAExample], limit: int | None, rng: np.random.Generator) -> list[QAExample]:
     if limit is None or len(examples) <= limit:
         return examples
@@ -215,6 +242,10 @@ def train(config: TrainConfig) -> dict:
         _sample(extra_training_examples(Path(config.extra_dir), split), config.limit, rng) if config.extra_dir else []
     )
     distractors = distractor_negatives(squad_train + extra, config.distractor_rate, rng) if config.distractor_rate else []
+    swapped = {
+        "squad": swapped_entity_negatives(squad_train, config.swap_rate, rng) if config.swap_rate else [],
+        "extra": swapped_entity_negatives(extra, config.swap_rate, rng) if config.swap_rate else [],
+    }
     validation = _sample(validation_examples(Path(config.squad_dir)), config.limit, rng)
     record({
         "event": "data",
@@ -224,6 +255,7 @@ def train(config: TrainConfig) -> dict:
         "squad_train_answerable_unanswerable": count_by_answerability(squad_train),
         "extra_answerable_unanswerable": count_by_answerability(extra),
         "distractor_negatives": len(distractors),
+        "swapped_entity_negatives": {k: len(v) for k, v in swapped.items()},
         "validation_questions": len(validation),
     })
 
@@ -240,11 +272,13 @@ def train(config: TrainConfig) -> dict:
                 real = build_features(
                     tokenizer, squad_train + extra, config, rng, repeat_unanswerable=config.unanswerable_repeat
                 )
-                # Distractors are plentiful: they are not repeated like the scarce real unanswerables.
-                made = build_features(tokenizer, distractors, config, rng) if distractors else None
-                feature_cache[data] = {k: np.concatenate([real[k], made[k]]) for k in real} if made else real
+                # Made-up negatives are plentiful: they are not repeated like the scarce real unanswerables.
+                made_up = distractors + swapped["squad"] + swapped["extra"]
             else:
-                feature_cache[data] = build_features(tokenizer, squad_train, config, rng)
+                real = build_features(tokenizer, squad_train, config, rng)
+                made_up = swapped["squad"]
+            made = build_features(tokenizer, made_up, config, rng) if made_up else None
+            feature_cache[data] = {k: np.concatenate([real[k], made[k]]) for k in real} if made else real
             labels = feature_cache[data]["start"]
             record({"event": "features", "data": data, "windows": int(len(labels)),
                     "no_answer_windows": int((labels == 0).sum())})
@@ -257,6 +291,7 @@ def train(config: TrainConfig) -> dict:
     for stage_index, stage in enumerate(config.stages):
         feats = features_for(stage.data)
         n = len(feats["start"])
+        lengths = feats["attention_mask"].sum(axis=1)
         steps_per_epoch = max(1, n // config.batch_size)
         total_steps = max(1, int(math.ceil(stage.epochs * steps_per_epoch)))
         no_decay = ("bias", "LayerNorm.weight", "layer_norm")
@@ -275,14 +310,13 @@ def train(config: TrainConfig) -> dict:
         while step < total_steps and not stopped_early:
             epoch += 1
             model.train()
-            order = rng.permutation(n)
+            batches = epoch_batches(lengths, config.batch_size, rng, config.group_by_length)
             losses = []
             bar = tqdm(total=min(steps_per_epoch, total_steps - step), desc=f"stage {stage_index + 1} epoch {epoch}",
                        unit="batch")
-            for b in range(steps_per_epoch):
+            for idx in batches:
                 if step >= total_steps:
                     break
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
                 width = int(feats["attention_mask"][idx].sum(axis=1).max())  # trim shared padding
                 batch = {
                     k: torch.from_numpy(feats[k][idx][:, :width]).to(device)
@@ -399,18 +433,23 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--max-negative-windows", type=int, default=1)
     parser.add_argument("--distractor-rate", type=float, default=0.0,
                         help="fraction of answerable examples also paired with a same-article paragraph lacking the answer")
+    parser.add_argument("--swap-rate", type=float, default=0.0,
+                        help="fraction of answerable examples also given unanswerable, a name or number in the question swapped")
     parser.add_argument("--limit", type=int, help="examples per data part (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fp32", action="store_true", help="save fp32 weights (default fp16)")
     parser.add_argument("--eval-test", action="store_true", help="also report held-out test figures")
     parser.add_argument("--max-minutes", type=float, help="stop training after this long, keeping the best epoch")
+    parser.add_argument("--group-by-length", action="store_true",
+                        help="batch windows of similar length together (much less padding: use it on a CPU)")
     args = parser.parse_args(argv)
     return TrainConfig(
         squad_dir=args.squad_dir, out=args.out, extra_dir=args.extra_dir, base_model=args.base_model,
         stages=[Stage.parse(s) for s in args.stages], batch_size=args.batch_size, max_length=args.max_length,
         stride=args.stride, seed=args.seed, unanswerable_repeat=args.unanswerable_repeat,
-        max_negative_windows=args.max_negative_windows, distractor_rate=args.distractor_rate, limit=args.limit, device=args.device,
+        max_negative_windows=args.max_negative_windows, distractor_rate=args.distractor_rate, swap_rate=args.swap_rate, limit=args.limit, device=args.device,
         save_fp16=not args.fp32, eval_test=args.eval_test, max_minutes=args.max_minutes,
+        group_by_length=args.group_by_length,
     )
 
 
