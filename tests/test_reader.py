@@ -151,3 +151,19 @@ def test_swapped_entity_negatives_ask_about_something_the_paragraph_never_mentio
         added = set(negative.question.replace("?", "").split()) - set(original.question.replace("?", "").split())
         assert removed and added and not any(word in negative.context for word in added)
         assert negative.question.split()[0] == original.question.split()[0]
+
+
+def test_passage_crops_keep_the_answer_at_its_offsets_in_three_sentences():
+    from qa.passages import sentence_spans
+    from qa.reader.data import QAExample, passage_crops
+
+    context = ("The plant opened in 1990. It employed 400 people. Its owner was Acme Ltd. "
+               "Production stopped in 2008. The site became a park. Visitors arrived by tram.")
+    start = context.index("2008")
+    examples = [QAExample(f"q{i}", "t", "When did production stop?", context, (("2008", start),)) for i in range(20)]
+    crops = passage_crops(examples, 1.0, np.random.default_rng(0))
+    assert len(crops) == 20 and len({c.context for c in crops}) > 1  # the answer's place in the crop varies
+    for crop in crops:
+        text, offset = crop.answers[0]
+        assert crop.context[offset : offset + len(text)] == "2008" and crop.context in context
+        assert len(sentence_spans(crop.context)) == 3

@@ -272,3 +272,30 @@ def swapped_entity_negatives(examples: Sequence[QAExample], rate: float, rng) ->
                 negatives.append(QAExample(example.qid + "_swap", example.title, question, example.context, (), example.source))
                 break
     return negatives
+
+
+def passage_crops(examples: Sequence[QAExample], rate: float, rng, sentences: int = 3) -> list[QAExample]:
+    """Answerable examples cut to `sentences` consecutive sentences that hold the answer, as the service's
+    passages are (qa.passages): the question's subject is then often named only outside the crop, which
+    full SQuAD paragraphs never teach the reader to accept. The answer's sentence takes a random place."""
+    from qa.passages import sentence_spans
+
+    crops: list[QAExample] = []
+    for example in examples:
+        if example.is_impossible or rng.random() >= rate:
+            continue
+        spans = sentence_spans(example.context)
+        if len(spans) <= sentences:
+            continue
+        text, start = example.answers[0]
+        holding = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
+        if holding is None:
+            continue
+        first = min(max(0, holding - int(rng.integers(sentences))), len(spans) - sentences)
+        begin, end = spans[first][0], spans[first + sentences - 1][1]
+        answers = tuple((t, s - begin) for t, s in example.answers if begin <= s and s + len(t) <= end)
+        if not answers:
+            continue  # the answer runs past the crop
+        crops.append(QAExample(example.qid + "_crop", example.title, example.question, example.context[begin:end],
+                               answers, example.source))
+    return crops

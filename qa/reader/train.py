@@ -29,6 +29,7 @@ from qa.reader.data import (
     QAExample,
     count_by_answerability,
     distractor_negatives,
+    passage_crops,
     swapped_entity_negatives,
     extra_training_examples,
     squad_training_examples,
@@ -84,6 +85,9 @@ class TrainConfig:
     # Fraction of answerable examples also given as unanswerable with a name or number swapped for one the
     # paragraph never mentions (qa.reader.data.swapped_entity_negatives); in every stage.
     swap_rate: float = 0.0
+    # Fraction of answerable examples also given cut to 3 sentences around the answer, the service's passage
+    # shape (qa.reader.data.passage_crops); in every stage.
+    crop_rate: float = 0.0
     limit: int | None = None  # examples per data part, for smoke runs
     device: str = "auto"
     save_fp16: bool = True
@@ -246,6 +250,10 @@ def train(config: TrainConfig) -> dict:
         "squad": swapped_entity_negatives(squad_train, config.swap_rate, rng) if config.swap_rate else [],
         "extra": swapped_entity_negatives(extra, config.swap_rate, rng) if config.swap_rate else [],
     }
+    cropped = {
+        "squad": passage_crops(squad_train, config.crop_rate, rng) if config.crop_rate else [],
+        "extra": passage_crops(extra, config.crop_rate, rng) if config.crop_rate else [],
+    }
     validation = _sample(validation_examples(Path(config.squad_dir)), config.limit, rng)
     record({
         "event": "data",
@@ -256,6 +264,7 @@ def train(config: TrainConfig) -> dict:
         "extra_answerable_unanswerable": count_by_answerability(extra),
         "distractor_negatives": len(distractors),
         "swapped_entity_negatives": {k: len(v) for k, v in swapped.items()},
+        "passage_crops": {k: len(v) for k, v in cropped.items()},
         "validation_questions": len(validation),
     })
 
@@ -272,11 +281,11 @@ def train(config: TrainConfig) -> dict:
                 real = build_features(
                     tokenizer, squad_train + extra, config, rng, repeat_unanswerable=config.unanswerable_repeat
                 )
-                # Made-up negatives are plentiful: they are not repeated like the scarce real unanswerables.
-                made_up = distractors + swapped["squad"] + swapped["extra"]
+                # Made-up examples are plentiful: they are not repeated like the scarce real unanswerables.
+                made_up = distractors + swapped["squad"] + swapped["extra"] + cropped["squad"] + cropped["extra"]
             else:
                 real = build_features(tokenizer, squad_train, config, rng)
-                made_up = swapped["squad"]
+                made_up = swapped["squad"] + cropped["squad"]
             made = build_features(tokenizer, made_up, config, rng) if made_up else None
             feature_cache[data] = {k: np.concatenate([real[k], made[k]]) for k in real} if made else real
             labels = feature_cache[data]["start"]
@@ -435,6 +444,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
                         help="fraction of answerable examples also paired with a same-article paragraph lacking the answer")
     parser.add_argument("--swap-rate", type=float, default=0.0,
                         help="fraction of answerable examples also given unanswerable, a name or number in the question swapped")
+    parser.add_argument("--crop-rate", type=float, default=0.0,
+                        help="fraction of answerable examples also given cut to 3 sentences around the answer")
     parser.add_argument("--limit", type=int, help="examples per data part (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fp32", action="store_true", help="save fp32 weights (default fp16)")
@@ -447,7 +458,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
         squad_dir=args.squad_dir, out=args.out, extra_dir=args.extra_dir, base_model=args.base_model,
         stages=[Stage.parse(s) for s in args.stages], batch_size=args.batch_size, max_length=args.max_length,
         stride=args.stride, seed=args.seed, unanswerable_repeat=args.unanswerable_repeat,
-        max_negative_windows=args.max_negative_windows, distractor_rate=args.distractor_rate, swap_rate=args.swap_rate, limit=args.limit, device=args.device,
+        max_negative_windows=args.max_negative_windows, distractor_rate=args.distractor_rate, swap_rate=args.swap_rate, crop_rate=args.crop_rate, limit=args.limit, device=args.device,
         save_fp16=not args.fp32, eval_test=args.eval_test, max_minutes=args.max_minutes,
         group_by_length=args.group_by_length,
     )
