@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from eval.report import markdown_table, write_json, write_markdown
-from qa.metrics import ScoredQuestion, best_threshold, evaluate_scored, score_prediction, score_question, token_f1
+from qa.metrics import ScoredQuestion, best_threshold, evaluate_scored, score_question, token_f1
 from qa.reader.data import QAExample, squad_training_examples, test_examples, validation_examples
 from qa.reader.decode import decode_spans
 from qa.reader.model import Reader
@@ -61,6 +62,13 @@ class ProbeFeatures:
 
     def matrix(self, parts: Sequence[str]) -> np.ndarray:
         return np.concatenate([{"margin": self.margin, "stats": self.stats, "cls": self.cls}[p] for p in parts], axis=1)
+
+    @cached_property
+    def answer_is_right(self) -> np.ndarray:
+        """What a verifier should say yes to: answerable and the best span right (token F1 >= 0.5), the label
+        the reader's own calibration uses (qa.reader.train.fit_calibration)."""
+        forced = self.scored(np.zeros(len(self.qids)))
+        return np.array([s.has_answer and s.f1_if_answered >= 0.5 for s in forced], dtype=int)
 
     def scored(self, answer_logits: np.ndarray, texts: Sequence[str] | None = None) -> list[ScoredQuestion]:
         """Official SQuAD 2.0 scoring of the given answer beliefs (higher = answer more)."""
@@ -118,12 +126,6 @@ def margin_auc(features: ProbeFeatures) -> float:
     return float(roc_auc_score(features.has_answer, features.margin[:, 0]))
 
 
-def _answer_labels(features: ProbeFeatures) -> np.ndarray:
-    """What a verifier should say yes to: answerable and the best span right (token F1 >= 0.5)."""
-    return np.array([bool(g) and score_prediction(n[0][0] if n else "", g)[1] >= 0.5
-                     for g, n in zip(features.golds, features.nbest)], dtype=int)
-
-
 def _verifier(c: float):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -138,21 +140,22 @@ def verifier_results(train: ProbeFeatures, validation: ProbeFeatures, test: Prob
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     rows = []
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
     for name, parts in VERIFIER_FEATURES.items():
+        x_train, x_val, x_test = train.matrix(parts), validation.matrix(parts), test.matrix(parts)
         for fitted_on in ("training articles", "validation articles"):
             best = None
             for c in VERIFIER_C:
                 if fitted_on == "training articles":
-                    model = _verifier(c).fit(train.matrix(parts), _answer_labels(train))
-                    val_logits = model.decision_function(validation.matrix(parts))
+                    model = _verifier(c).fit(x_train, train.answer_is_right)
+                    val_logits = model.decision_function(x_val)
                 else:
-                    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-                    val_logits = cross_val_predict(_verifier(c), validation.matrix(parts), _answer_labels(validation),
-                                                   cv=folds, method="decision_function")
-                    model = _verifier(c).fit(validation.matrix(parts), _answer_labels(validation))
+                    val_logits = cross_val_predict(_verifier(c), x_val, validation.answer_is_right, cv=folds,
+                                                   method="decision_function")
+                    model = _verifier(c).fit(x_val, validation.answer_is_right)
                 threshold, val_f1 = best_threshold(validation.scored(val_logits))
                 if best is None or val_f1 > best["validation_f1"]:
-                    test_figures = evaluate_scored(test.scored(model.decision_function(test.matrix(parts))), threshold)
+                    test_figures = evaluate_scored(test.scored(model.decision_function(x_test)), threshold)
                     best = {"features": name, "fitted_on": fitted_on, "C": c, "validation_f1": val_f1,
                             "test_f1_at_validation_threshold": test_figures["at_threshold"]["f1"],
                             "test_best_f1": test_figures["best_f1"]}

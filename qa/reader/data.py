@@ -11,8 +11,8 @@ The split is by article title, never by question (a model must be scored on arti
 from __future__ import annotations
 
 import gzip
-import re
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -263,9 +263,7 @@ def swapped_entity_negatives(examples: Sequence[QAExample], rate: float, rng) ->
         mention, is_number = shared[int(rng.integers(len(shared)))]
         pool = pools.get(_kind(mention, is_number), [])
         context = example.context.lower()
-        for _ in range(10):  # a few draws: most candidates are absent from any one paragraph
-            if not pool:
-                break
+        for _ in range(10 if pool else 0):  # a few draws: most candidates are absent from any one paragraph
             candidate = pool[int(rng.integers(len(pool)))]
             if candidate.lower() not in context and candidate != mention:
                 question = example.question[:first_word_end] + example.question[first_word_end:].replace(mention, candidate, 1)
