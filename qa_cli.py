@@ -20,10 +20,13 @@ def _settings(args):
     from qa.config import Settings
 
     overrides = {}
-    for name in ("corpus_dir", "index_dir", "host", "port", "top_k"):
+    # Command-line flags override QA_* environment settings; a flag a subcommand lacks leaves the setting alone.
+    for name, setting in (("corpus_dir", "corpus_dir"), ("index_dir", "index_dir"), ("host", "host"), ("port", "port"),
+                          ("top_k", "top_k"), ("model", "reader_model"), ("backend", "reader_backend"),
+                          ("int8", "reader_int8"), ("decision", "decision_file")):
         value = getattr(args, name, None)
         if value is not None:
-            overrides[name] = value
+            overrides[setting] = value
     return Settings(**overrides)
 
 
@@ -76,32 +79,73 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
-    out = Path(args.out)
-    if args.target == "seed":
-        from eval.seed import evaluate_seed
-        from qa.pipeline import QAPipeline
+def cmd_eval_seed(args) -> int:
+    from eval.seed import evaluate_seed
+    from qa.pipeline import QAPipeline
 
-        report = evaluate_seed(QAPipeline.from_settings(_settings(args)), Path(args.file), out, args.top_k)
-        print(json.dumps(report["summary"], indent=2))
-    elif args.target == "reader":
-        from eval.reader_eval import evaluate_reader
+    report = evaluate_seed(QAPipeline.from_settings(_settings(args)), Path(args.file), Path(args.out), args.top_k)
+    return _print_report(report["summary"], args.out)
 
-        result = evaluate_reader(_reader(args, args.model), Path(args.squad_dir), out, args.limit)
-        print(json.dumps({k: v for k, v in result.items() if k != "data"}, indent=2))
-    elif args.target == "squad":
-        from eval.squad_open import evaluate_squad_open
 
-        result = evaluate_squad_open(Path(args.file), out, version=args.version, limit=args.limit,
-                                     all_articles=args.all_articles, squad_dir=Path(args.squad_dir))
-        print(json.dumps(result["summary"], indent=2))
-    elif args.target == "answerability":
-        from eval.answerability_probe import run_probe
-        from qa.reader.model import Reader
+def cmd_eval_news(args) -> int:
+    from eval.news import evaluate_news, news_settings
+    from eval.news_set import load_news_set
+    from qa.pipeline import QAPipeline
 
-        # The probe reads hidden states, which only the PyTorch runtime gives: fp32 on the CPU.
-        result = run_probe(Reader.load(args.model, device="cpu", backend="torch"), Path(args.squad_dir), out, args.limit)
-        print(json.dumps({k: v for k, v in result.items() if k != "limit"}, indent=2))
+    news = load_news_set(Path(args.set))
+    settings = news_settings(news, _settings(args), args.index_dir)
+    if args.fit_decision:
+        from eval.decision_fit import fit_decision
+
+        result = fit_decision(QAPipeline.from_settings(settings), news, Path(args.out), Path(args.fit_decision),
+                              top_k=args.top_k)
+        return _print_report(result, args.out)
+    splits = ("validation", "train") if args.split == "all" else (args.split,)
+    report = evaluate_news(QAPipeline.from_settings(settings), news, Path(args.out), splits, args.top_k, args.limit)
+    return _print_report(report["summary"], args.out)
+
+
+def cmd_eval_news_check(args) -> int:
+    from eval.news_set import check_news_set, describe, load_news_set
+
+    news = load_news_set(Path(args.set))
+    problems = check_news_set(news)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(json.dumps(describe(news), indent=2))
+    if problems:
+        print(f"qa: error: {len(problems)} problem(s) in the news set", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_eval_reader(args) -> int:
+    from eval.reader_eval import evaluate_reader
+
+    result = evaluate_reader(_reader(args, args.model), Path(args.squad_dir), Path(args.out), args.limit)
+    return _print_report({k: v for k, v in result.items() if k != "data"}, args.out)
+
+
+def cmd_eval_squad(args) -> int:
+    from eval.squad_open import evaluate_squad_open
+
+    result = evaluate_squad_open(Path(args.file), Path(args.out), version=args.version, limit=args.limit,
+                                 all_articles=args.all_articles, squad_dir=Path(args.squad_dir),
+                                 index_dir=args.index_dir, settings=_settings(args))
+    return _print_report(result["summary"], args.out)
+
+
+def cmd_eval_answerability(args) -> int:
+    from eval.answerability_probe import run_probe
+    from qa.reader.model import Reader
+
+    # The probe reads hidden states, which only the PyTorch runtime gives: fp32 on the CPU.
+    result = run_probe(Reader.load(args.model, device="cpu", backend="torch"), Path(args.squad_dir), Path(args.out), args.limit)
+    return _print_report({k: v for k, v in result.items() if k != "limit"}, args.out)
+
+
+def _print_report(summary: dict, out: str) -> int:
+    print(json.dumps(summary, indent=2))
     print(f"reports written to {out}", file=sys.stderr)
     return 0
 
@@ -167,20 +211,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", help="run an evaluation and write reports")
-    p.add_argument("target", choices=["seed", "reader", "squad", "answerability"],
-                   help="answerability: probe the reader's no-answer decision (PyTorch fp32, about 20 min)")
+    p = sub.add_parser("eval", help="run an evaluation and write reports (qa eval TARGET --help)")
+    evals = p.add_subparsers(dest="target", required=True)
+
+    def decision_option(p):
+        p.add_argument("--decision", type=Path, help="answer decision JSON (default: the one beside the reader)")
+
+    p = evals.add_parser("seed", help="the seed-article questions end to end (the test set)")
     corpus_options(p)
-    p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (seed) or SQuAD JSON file (squad)")
+    p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (JSONL)")
+    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+    reader_options(p)
+    decision_option(p)
+    p.add_argument("--top-k", type=int, help="passages read per question")
+    p.add_argument("--out", default="eval/reports/seed", help="report folder")
+    p.set_defaults(func=cmd_eval_seed)
+
+    p = evals.add_parser("news", help="the news development set end to end, one index of all its articles")
+    p.add_argument("--set", default="eval/news", help="news set folder")
+    p.add_argument("--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)")
+    p.add_argument("--split", choices=["validation", "train", "all"], default="validation")
+    p.add_argument("--limit", type=int, help="a fixed slice of at most this many questions per split")
+    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+    reader_options(p)
+    decision_option(p)
+    p.add_argument("--fit-decision", metavar="FILE",
+                   help="fit the answer decision on news validation, compare feature sets, write it to FILE")
+    p.add_argument("--top-k", type=int, help="passages read per question")
+    p.add_argument("--out", default="eval/reports/news", help="report folder")
+    p.set_defaults(func=cmd_eval_news)
+
+    p = evals.add_parser("news-check", help="check the news set: verbatim answers and evidence, split by article")
+    p.add_argument("--set", default="eval/news", help="news set folder")
+    p.set_defaults(func=cmd_eval_news_check)
+
+    p = evals.add_parser("reader", help="the reader alone on held-out SQuAD 2.0 articles (gold paragraph)")
     p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")
     p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
     reader_options(p)
+    p.add_argument("--limit", type=int, help="score at most this many questions")
+    p.add_argument("--out", default="eval/reports/reader", help="report folder")
+    p.set_defaults(func=cmd_eval_reader)
+
+    p = evals.add_parser("squad", help="open-corpus SQuAD: retrieval and reading over every paragraph")
+    p.add_argument("--file", default="../shared/data/squad/dev-v2.0.json.gz", help="SQuAD JSON file")
+    p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")
+    p.add_argument("--index-dir", type=Path, help="index of the SQuAD paragraphs")
     p.add_argument("--version", choices=["2.0", "1.1"], default=None)
     p.add_argument("--limit", type=int, help="score at most this many questions")
-    p.add_argument("--all-articles", action="store_true", help="squad: score every article, not only held-out ones")
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--out", default="eval/reports/latest", help="report folder")
-    p.set_defaults(func=cmd_eval)
+    p.add_argument("--all-articles", action="store_true", help="score every article, not only held-out ones")
+    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+    reader_options(p)
+    decision_option(p)
+    p.add_argument("--out", default="eval/reports/squad", help="report folder")
+    p.set_defaults(func=cmd_eval_squad)
+
+    p = evals.add_parser("answerability", help="probe the reader's no-answer decision (PyTorch fp32, about 20 min)")
+    p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")
+    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+    p.add_argument("--limit", type=int, help="score at most this many questions")
+    p.add_argument("--out", default="eval/reports/answerability", help="report folder")
+    p.set_defaults(func=cmd_eval_answerability)
 
     p = sub.add_parser("bench", help="benchmarks that print their figures")
     p.add_argument("target", choices=["reader", "api"])
@@ -208,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_train_reader(None, argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from eval.news_set import NewsSetError
     from eval.seed import EvalSetError
     from qa.index import IndexProblem
     from qa.ingest import CorpusError
@@ -217,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CorpusError, IndexProblem, IndexStaleError, DatasetError, EvalSetError, ReaderLoadError) as exc:
+    except (CorpusError, IndexProblem, IndexStaleError, DatasetError, EvalSetError, NewsSetError,
+            ReaderLoadError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -114,8 +114,10 @@ def evaluate_squad_open(
             gold_doc = question_doc[example.qid]
             doc_order = list(dict.fromkeys(h.passage.doc_id for h in hits))
             rank = doc_order.index(gold_doc) + 1 if gold_doc in doc_order else None
-            best = reading.spans[0] if reading.spans else None
-            probability = best.probability if best else 0.0
+            # The best span as the answer decision ranks it (the service's decision, not the reader's alone).
+            ranked = pipeline.score(reading)
+            best = ranked[0].span if ranked else None
+            probability = ranked[0].probability if ranked else 0.0
             # no_answer_score: higher = abstain more; the pipeline answers when probability >= threshold.
             scored = score_question(example.qid, best.text if best else "", -probability, example.answer_texts)
             open_scored.append(scored)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     answer_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the reader's validation threshold"
     )
+    decision_file: Path | None = Field(
+        None, description="answer decision (JSON); default: answer_decision.json beside the reader, else its calibration"
+    )
     reader_backend: Literal["onnx", "torch"] = Field(
         "onnx", description="CPU runtime for the reader: ONNX Runtime (exported once, cached) or PyTorch"
     )

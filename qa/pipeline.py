@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.config import Settings
+from qa.decision import DECISION_FILE, DecisionModel, span_features
 from qa.embedder import Embedder
 from qa.index import CorpusIndex, IndexMissingError, build_index, load_index, read_manifest, staleness
 from qa.ingest import Corpus, load_corpus
 from qa.metrics import normalize_answer
-from qa.reader.model import Reader
-from qa.reader.model import ExtractedSpan
+from qa.reader.model import ExtractedSpan, Reader, ReaderLoadError, packaged_reader_dir
 from qa.retriever import HybridRetriever
 from qa.retriever import RetrievedPassage as RetrievedHit
 from qa.schemas import Answer, Citation, QAResponse, RetrievedPassage
@@ -71,6 +71,28 @@ class Reading:
     timings_ms: dict[str, float]
 
 
+@dataclass(frozen=True)
+class ScoredSpan:
+    """A reader span with the answer decision's probability that it is right, and the features behind it."""
+
+    span: ExtractedSpan
+    probability: float
+    features: dict[str, float]
+
+
+def load_decision(settings: Settings, reader: Reader) -> DecisionModel:
+    """The answer decision fitted for this reader (QA_DECISION_FILE, else answer_decision.json beside the reader
+    weights); without one, the reader's own calibration and validation threshold."""
+    path = settings.decision_file or Path(settings.reader_model or packaged_reader_dir()) / DECISION_FILE
+    if settings.decision_file is None and not path.is_file():
+        s = reader.settings
+        return DecisionModel.reader_calibration(s.calibration_slope, s.calibration_intercept, s.probability_threshold)
+    try:
+        return DecisionModel.load(path)
+    except ValueError as exc:
+        raise ReaderLoadError(str(exc)) from exc
+
+
 @dataclass
 class _Candidate:
     text: str
@@ -86,11 +108,13 @@ def _overlaps(a: _Candidate, b: _Candidate) -> bool:
 
 
 class QAPipeline:
-    def __init__(self, index: CorpusIndex, retriever: HybridRetriever, reader: Reader, settings: Settings):
+    def __init__(self, index: CorpusIndex, retriever: HybridRetriever, reader: Reader, settings: Settings,
+                 decision: DecisionModel | None = None):
         self.index = index
         self.retriever = retriever
         self.reader = reader
         self.settings = settings
+        self.decision = decision or load_decision(settings, reader)
 
     @classmethod
     def from_settings(cls, settings: Settings, build_if_needed: bool | None = None, force_rebuild: bool = False) -> "QAPipeline":
@@ -108,7 +132,7 @@ class QAPipeline:
     def answer_threshold(self) -> float:
         if self.settings.answer_threshold is not None:
             return self.settings.answer_threshold
-        return self.reader.settings.probability_threshold
+        return self.decision.threshold
 
     def read(self, question: str, top_k: int | None = None) -> Reading:
         """Retrieve and read, before any answer decision: every candidate span with its calibrated score."""
@@ -164,17 +188,30 @@ class QAPipeline:
             timings_ms={**reading.timings_ms, "total": total_ms},
         )
 
+    def score(self, reading: "Reading") -> list[ScoredSpan]:
+        """Every span of a reading with the answer decision's probability, most probable first."""
+        if not reading.spans:
+            return []
+        retrieved = reading.retrieved
+        rows = span_features(
+            reading.question, reading.spans, [r.passage.text for r in retrieved], list(range(1, len(retrieved) + 1)),
+            [r.dense_rank is not None and r.bm25_rank is not None for r in retrieved],
+        )
+        scored = [ScoredSpan(span, self.decision.probability(row), row) for span, row in zip(reading.spans, rows)]
+        return sorted(scored, key=lambda s: -s.probability)
+
     def decide(self, reading: "Reading") -> list[Answer]:
         """Keep spans above the threshold; merge duplicates (same normalised text, or overlapping in a document)."""
-        spans, retrieved = reading.spans, reading.retrieved
+        retrieved = reading.retrieved
         kept: list[_Candidate] = []
         seen_texts: set[str] = set()
-        for span in sorted(spans, key=lambda s: -s.probability):
-            if span.probability < self.answer_threshold:
+        for scored in self.score(reading):
+            span = scored.span
+            if scored.probability < self.answer_threshold:
                 break
             passage = retrieved[span.passage_index].passage
             candidate = _Candidate(
-                span.text, span.probability, passage.doc_id,
+                span.text, scored.probability, passage.doc_id,
                 passage.start + span.start, passage.start + span.end, span.passage_index,
             )
             key = normalize_answer(candidate.text)

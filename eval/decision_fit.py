@@ -1,0 +1,218 @@
+"""Fit the answer decision on the news validation split (`qa eval news --fit-decision FILE`).
+
+Every validation question is read once; each candidate span gets the decision features (qa.decision) and a label
+(right: token F1 >= 0.5 against gold; every span of an unanswerable question is wrong). Feature sets are compared
+by article-grouped cross-validation inside the validation split: fit weights and threshold on four folds, score the
+fifth at that threshold, so no figure is measured on the questions that chose it. The best set is then fitted on
+the whole split and written as a DecisionModel. News train and the seed article are never read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from eval.news import question_rows
+from eval.news_set import NewsSet
+from eval.report import markdown_table, write_json, write_markdown
+from qa.decision import FEATURES, DecisionModel
+from qa.metrics import best_threshold, score_prediction, score_question
+from qa.pipeline import QAPipeline
+
+log = logging.getLogger(__name__)
+
+FOLDS = 5
+# Named feature sets tried, each judged by cross-validated overall F1 on news validation.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "margin (reader calibration re-fitted)": ("margin",),
+    "margin + retrieval": ("margin", "log_rank", "found_by_both"),
+    "margin + agreement": ("margin", "agreement"),
+    "margin + question overlap": ("margin", "context_overlap", "answer_in_question"),
+    "margin + answer type": ("margin", "type_match", "type_mismatch"),
+    "all": FEATURES,
+}
+REGULARISATION = (0.1, 1.0, 10.0)  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
+
+
+@dataclass
+class QuestionSpans:
+    """One validation question: its article, whether answerable, and each candidate span's features and F1."""
+
+    qid: str
+    article: str
+    answerable: bool
+    features: np.ndarray  # spans x len(FEATURES)
+    f1: np.ndarray  # per span; 0 for every span of an unanswerable question
+    shipped_probability: np.ndarray  # the running decision's probability per span (the baseline)
+
+
+def collect(pipeline: QAPipeline, rows: Sequence[dict[str, Any]], top_k: int | None = None) -> list[QuestionSpans]:
+    found = []
+    for row in tqdm(rows, desc="reading validation questions", unit="q"):
+        scored = pipeline.score(pipeline.read(row["question"], top_k=top_k))
+        features = np.array([[s.features[name] for name in FEATURES] for s in scored], dtype=float).reshape(-1, len(FEATURES))
+        f1 = np.array([score_prediction(s.span.text, row["answers"])[1] if row["answerable"] else 0.0 for s in scored])
+        found.append(QuestionSpans(row["id"], row["doc_id"], row["answerable"], features, f1,
+                                   np.array([s.probability for s in scored])))
+    return found
+
+
+def _columns(names: Sequence[str]) -> list[int]:
+    return [FEATURES.index(n) for n in names]
+
+
+def _fit(questions: Sequence[QuestionSpans], names: Sequence[str], c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([q.features[:, _columns(names)] for q in questions])
+    y = np.concatenate([q.f1 >= 0.5 for q in questions]).astype(int)
+    means, scales = x.mean(axis=0), x.std(axis=0)
+    scales[scales == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - means) / scales, y)
+    return model.coef_[0], float(model.intercept_[0]), means, scales
+
+
+def _top(questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray]) -> list:
+    """ScoredQuestion per question from its most probable span (no_answer_score = -probability)."""
+    items = []
+    for q, p in zip(questions, probabilities):
+        if len(p) == 0:
+            items.append(score_question(q.qid, "", 0.0, ["x"] if q.answerable else []))
+            continue
+        best = int(np.argmax(p))
+        # score_question wants texts; the F1 is already known, so encode it through a stand-in.
+        items.append(_Scored(q.qid, q.answerable, -float(p[best]), float(q.f1[best])))
+    return items
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """ScoredQuestion-compatible record with a known F1 (metrics.best_threshold reads these fields)."""
+
+    qid: str
+    has_answer: bool
+    no_answer_score: float
+    f1_if_answered: float
+
+    @property
+    def em_if_answered(self) -> float:
+        return float(self.f1_if_answered == 1.0)
+
+
+def _figures(items: Sequence[_Scored], threshold: float) -> dict[str, float]:
+    """Figures when answering at probability >= threshold."""
+    has = [i for i in items if i.has_answer]
+    no = [i for i in items if not i.has_answer]
+    answered = lambda i: -i.no_answer_score >= threshold  # noqa: E731
+    f1_has = sum(i.f1_if_answered for i in has if answered(i)) / max(1, len(has))
+    abstain_no = sum(not answered(i) for i in no) / max(1, len(no))
+    return {
+        "overall_f1": (f1_has * len(has) + abstain_no * len(no)) / max(1, len(items)),
+        "answerable_f1": f1_has, "unanswerable_abstained": abstain_no,
+        "answerable_abstained": sum(not answered(i) for i in has) / max(1, len(has)),
+        "answerable_f1_forced": sum(i.f1_if_answered for i in has) / max(1, len(has)),
+    }
+
+
+def _choose_threshold(items: Sequence[_Scored]) -> float:
+    """The probability threshold with the best overall F1 on these questions (the official script's sweep)."""
+    no_answer_threshold, _ = best_threshold(items)
+    return float(min(1.0, max(0.0, -no_answer_threshold)))
+
+
+def _probabilities(questions, names, weights, intercept, means, scales) -> list[np.ndarray]:
+    cols = _columns(names)
+    out = []
+    for q in questions:
+        z = intercept + ((q.features[:, cols] - means) / scales) @ weights if len(q.features) else np.zeros(0)
+        out.append(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
+    return out
+
+
+def _folds(questions: Sequence[QuestionSpans]) -> list[int]:
+    """Fold of each question, by article (every question of an article in the same fold), round-robin over
+    articles sorted by name so the folds are reproducible."""
+    articles = sorted({q.article for q in questions})
+    fold_of = {a: i % FOLDS for i, a in enumerate(articles)}
+    return [fold_of[q.article] for q in questions]
+
+
+def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> dict[str, float]:
+    folds = _folds(questions)
+    held_out_items: list[_Scored] = []
+    held_out_thresholds = []
+    for fold in range(FOLDS):
+        train = [q for q, f in zip(questions, folds) if f != fold]
+        test = [q for q, f in zip(questions, folds) if f == fold]
+        # Regularisation chosen on the training folds' own overall F1.
+        best = None
+        for c in REGULARISATION:
+            params = _fit(train, names, c)
+            items = _top(train, _probabilities(train, names, *params))
+            threshold = _choose_threshold(items)
+            score = _figures(items, threshold)["overall_f1"]
+            if best is None or score > best[0]:
+                best = (score, params, threshold)
+        _, params, threshold = best
+        test_items = _top(test, _probabilities(test, names, *params))
+        held_out_items += [_Scored(i.qid, i.has_answer, i.no_answer_score + threshold, i.f1_if_answered) for i in test_items]
+        held_out_thresholds.append(threshold)
+    # Each held-out question was shifted by its own fold's threshold, so answering means shifted probability >= 0.
+    figures = _figures(held_out_items, 0.0)
+    figures["thresholds"] = held_out_thresholds
+    return figures
+
+
+def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_path: Path,
+                 top_k: int | None = None) -> dict[str, Any]:
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    rows = question_rows(news, "validation")
+    questions = collect(pipeline, rows, top_k)
+    shipped_items = _top(questions, [q.shipped_probability for q in questions])
+    results: dict[str, Any] = {
+        "running decision (no fitting)": {**_figures(shipped_items, pipeline.answer_threshold),
+                                          "fitted_on": pipeline.decision.fitted_on},
+    }
+    for name, names in tqdm(FEATURE_SETS.items(), desc="feature sets (5-fold CV by article)"):
+        results[name] = cross_validate(questions, names)
+        log.info("%s: %s", name, results[name])
+    fitted = [n for n in FEATURE_SETS]
+    chosen = max(fitted, key=lambda n: results[n]["overall_f1"])
+    names = FEATURE_SETS[chosen]
+    # Final fit on the whole validation split: regularisation and threshold chosen there.
+    best = None
+    for c in REGULARISATION:
+        params = _fit(questions, names, c)
+        items = _top(questions, _probabilities(questions, names, *params))
+        threshold = _choose_threshold(items)
+        figures = _figures(items, threshold)
+        if best is None or figures["overall_f1"] > best[0]["overall_f1"]:
+            best = (figures, params, threshold, c)
+    figures, (weights, intercept, means, scales), threshold, c = best
+    decision = DecisionModel(
+        features=list(names), weights=[float(w) for w in weights], intercept=intercept,
+        means=[float(m) for m in means], scales=[float(s) for s in scales], threshold=threshold,
+        fitted_on=f"news validation split ({len(questions)} questions, {len({q.article for q in questions})} articles), "
+                  f"feature set '{chosen}', C={c}, top_k={top_k or pipeline.settings.top_k}",
+        figures={"cross_validated": results[chosen], "fitted_split": figures},
+    )
+    decision.save(decision_path)
+    summary = {"chosen": chosen, "decision_file": str(decision_path), "threshold": threshold,
+               "validation_questions": len(questions), "results": results}
+    out_dir = Path(out_dir)
+    write_json(out_dir / "decision_fit.json", summary)
+    table = ["| decision | overall F1 | answerable F1 | answerable abstained | unanswerable abstained | forced F1 |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    table += [f"| {n} | {r['overall_f1']:.3f} | {r['answerable_f1']:.3f} | {r['answerable_abstained']:.3f} | "
+              f"{r['unanswerable_abstained']:.3f} | {r['answerable_f1_forced']:.3f} |" for n, r in results.items()]
+    write_markdown(out_dir / "decision_fit.md", "Answer decision fitted on news validation", [
+        ("Compared (5-fold cross-validation by article inside news validation)", "\n".join(table)),
+        ("Chosen", markdown_table([("feature set", chosen), ("threshold", threshold), ("C", c),
+                                   *[(f"weight {n}", w) for n, w in zip(names, weights)]])),
+    ])
+    return summary

@@ -1,0 +1,69 @@
+"""`qa eval news`: the news development set answered end to end over one index of all its articles.
+
+Every article of the set is in the one corpus, so articles compete as they do in real use. Figures are reported
+per split: validation is where every choice is made (threshold, calibration, checkpoint, passage settings);
+train is data for fine-tuning, shown apart and never read as a result.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from eval.answering import answer_questions, at_threshold, misses_table, summarise, summary_rows
+from eval.news_set import NewsSet
+from eval.report import markdown_table, plot_threshold_curve, write_json, write_markdown
+from qa.config import Settings
+from qa.pipeline import QAPipeline
+
+log = logging.getLogger(__name__)
+
+
+
+def news_settings(news: NewsSet, base: Settings, index_dir: Path | None = None) -> Settings:
+    """The service's settings pointed at the news set's articles, with an index of their own (reused while the
+    articles and passage settings are unchanged)."""
+    return base.model_copy(update={
+        "corpus_dir": news.corpus_dir, "index_dir": index_dir or base.model_cache_dir / "news-index", "auto_build": True,
+    })
+
+
+def question_rows(news: NewsSet, split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The split's questions as the shared scorer reads them; `limit` takes a fixed slice (every n-th)."""
+    questions = news.split(split)
+    if limit and limit < len(questions):
+        step = len(questions) / limit
+        questions = [questions[int(i * step)] for i in range(limit)]
+    return [{"id": q.id, "question": q.question, "answers": q.answers, "evidence": q.evidence,
+             "answerable": q.answerable, "doc_id": q.article, "split": q.split} for q in questions]
+
+
+def evaluate_news(pipeline: QAPipeline, news: NewsSet, out_dir: Path, splits: tuple[str, ...] = ("validation",),
+                  top_k: int | None = None, limit: int | None = None) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"summary": {}, "questions": {}}
+    sections = []
+    for split in splits:
+        per_question = answer_questions(pipeline, question_rows(news, split, limit), top_k, desc=f"news {split}")
+        summary = summarise(per_question, pipeline.answer_threshold)
+        summary.update(split=split, top_k=top_k or pipeline.settings.top_k, decision=pipeline.decision.fitted_on,
+                       articles=len({q["gold_doc"] for q in per_question}))
+        report["summary"][split] = summary
+        report["questions"][split] = per_question
+        grid = [i / 50 for i in range(51)]
+        curve = [at_threshold(per_question, t) for t in grid]
+        plot_threshold_curve(out_dir / f"news_{split}_threshold.png", grid, [100 * c[0] for c in curve],
+                             [c[1] for c in curve], pipeline.answer_threshold, "answer score threshold",
+                             f1_label="answerable F1 (%)", abstain_label="unanswerable abstained (%)")
+        note = (" (training data for fine-tuning: not a result)" if split == "train" else "")
+        sections += [
+            (f"{split}{note}", markdown_table(summary_rows(summary))),
+            (f"{split}: threshold", f"![answerable F1 and unanswerable abstention vs threshold](news_{split}_threshold.png)"),
+            (f"{split}: misses", misses_table(per_question)),
+        ]
+    report["set"] = {"folder": str(news.folder), "limit": limit}
+    write_json(out_dir / "news_eval.json", report)
+    write_markdown(out_dir / "news_eval.md", "News development set: end-to-end evaluation", sections)
+    return report

@@ -1,0 +1,198 @@
+"""The answer decision: how likely each read span is to be right, and whether to answer at all.
+
+The reader's own calibration was fitted on Wikipedia (SQuAD validation articles) and scores one span against its
+one passage. News questions fail differently, so the decision can also use evidence that does not depend on the
+reader's training domain: where retrieval ranked the passage, whether several passages agree on the span, how many
+of the question's content words sit around the span, and whether the span is the kind of thing the question asks
+for (a date for "when", a number for "how many"). A small logistic model combines them; it is fitted on the news
+validation split (`qa eval news --fit-decision`) and stored as JSON beside the reader weights it was fitted with.
+Without that file the decision is the reader's calibration alone (the `margin` feature), as before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from pydantic import BaseModel, Field
+
+from qa.metrics import normalize_answer
+
+DECISION_FILE = "answer_decision.json"
+
+# Every feature the pipeline can compute for a span; a decision model uses a subset of them, by name.
+FEATURES = (
+    "margin",  # span logit minus its passage's no-answer logit (the reader's own evidence)
+    "log_rank",  # log of the passage's 1-based retrieval rank
+    "found_by_both",  # 1 when dense and BM25 retrieval both returned the passage
+    "agreement",  # other read passages whose spans say the same (normalised) thing, capped at 3
+    "context_overlap",  # share of the question's content words in the span's sentence and its neighbours
+    "answer_in_question",  # share of the span's words already in the question (an echo, not an answer)
+    "type_match",  # 1 when the question asks for a type (date, number, name) and the span is one
+    "type_mismatch",  # 1 when the question asks for a type and the span is not one
+)
+
+_STOPWORDS = frozenset(
+    "a an the of to in on at for by with from and or but is are was were be been being do does did has have had "
+    "what which who whom whose when where why how many much it its this that these those there their they them "
+    "he she his her we our you your i me my as into about after before over under than then so not no any some "
+    "will would can could should may might shall must one ones s".split()
+)
+_WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:['’][A-Za-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE_SPAN = re.compile(
+    rf"\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
+    r"spring|summer|autumn|winter|week|weeks|month|months|year|years|day|days|decade|century|"
+    r"(?:1[5-9]|20)\d\d|\d{1,2}(?:st|nd|rd|th)?)\b",
+    re.IGNORECASE,
+)
+_NUMBER_SPAN = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|half|"
+    r"quarter|third)\b",
+    re.IGNORECASE,
+)
+_NAME_SPAN = re.compile(r"(?:^|\s)[A-Z][a-z'’\-]+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed, lower-cased words of `text` without stop words."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return set(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of answer the question asks for: 'date', 'number', 'name', or None when it does not say."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|old|far|big|often)\b|\bwhat (percentage|proportion|number|share|"
+                 r"amount|cost|price|age|rate)\b|\bwhat was the (cost|price|number|percentage)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b|\bhow soon\b", q):
+        return "date"
+    if re.search(r"^\s*(who|whom|whose)\b|\bwho (is|was|are|were|leads|led|runs|ran|said|told|chairs)\b", q):
+        return "name"
+    return None
+
+
+def span_has_type(span: str, kind: str) -> bool:
+    if kind == "date":
+        return bool(_DATE_SPAN.search(span))
+    if kind == "number":
+        return bool(_NUMBER_SPAN.search(span))
+    if kind == "name":
+        return bool(_NAME_SPAN.search(span))
+    return False
+
+
+def _sentence_window(passage: str, start: int, end: int) -> str:
+    """The sentence holding passage[start:end] and one sentence either side."""
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(passage)] + [len(passage)]
+    holding = next((i for i in range(len(bounds) - 1) if bounds[i] <= start < bounds[i + 1]), 0)
+    first = bounds[max(0, holding - 1)]
+    last = bounds[min(len(bounds) - 1, holding + 2)]
+    return passage[first:last]
+
+
+@dataclass(frozen=True)
+class SpanEvidence:
+    """What the decision knows about one candidate span (read from passage `passage_index` of a reading)."""
+
+    passage_index: int
+    start: int  # characters into the passage
+    end: int
+    text: str
+    features: dict[str, float]
+
+
+def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks: Sequence[int],
+                  found_by_both: Sequence[bool]) -> list[dict[str, float]]:
+    """Every FEATURES value for each reader span (`spans`: ExtractedSpan-like, with passage_index/start/end/
+    text/margin). `passages`, `ranks` (1-based) and `found_by_both` are per read passage."""
+    question_words = content_words(question)
+    kind = expected_type(question)
+    # Passages that hold a confident-enough span with this normalised text (the reader's top spans per passage).
+    passages_saying: dict[str, set[int]] = {}
+    for span in spans:
+        if span.margin > 0:
+            passages_saying.setdefault(normalize_answer(span.text), set()).add(span.passage_index)
+    rows = []
+    for span in spans:
+        passage = passages[span.passage_index]
+        window = _sentence_window(passage, span.start, span.end)
+        # Question words around the span, not in it: the span answers, its context matches the question.
+        context = content_words(window[: window.find(span.text)] + " " + window[window.find(span.text) + len(span.text):]
+                                if span.text in window else window)
+        answer_words = content_words(span.text)
+        key = normalize_answer(span.text)
+        has_type = span_has_type(span.text, kind) if kind else False
+        rows.append({
+            "margin": float(span.margin),
+            "log_rank": math.log(ranks[span.passage_index]),
+            "found_by_both": float(found_by_both[span.passage_index]),
+            "agreement": float(min(3, len(passages_saying.get(key, set()) - {span.passage_index}))),
+            "context_overlap": len(question_words & context) / len(question_words) if question_words else 0.0,
+            "answer_in_question": len(answer_words & question_words) / len(answer_words) if answer_words else 1.0,
+            "type_match": float(bool(kind) and has_type),
+            "type_mismatch": float(bool(kind) and not has_type),
+        })
+    return rows
+
+
+class DecisionModel(BaseModel):
+    """P(span right) = sigmoid(intercept + sum(weight * (feature - mean) / scale)); answer when >= threshold."""
+
+    features: list[str] = Field(description="names from qa.decision.FEATURES")
+    weights: list[float]
+    intercept: float
+    means: list[float] = Field(default_factory=list, description="feature centring (empty: 0)")
+    scales: list[float] = Field(default_factory=list, description="feature scaling (empty: 1)")
+    threshold: float = Field(ge=0.0, le=1.0, description="minimum probability to answer")
+    fitted_on: str = Field("", description="where the weights and threshold were chosen")
+    figures: dict = Field(default_factory=dict, description="validation figures at fitting time")
+
+    def model_post_init(self, _context) -> None:
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown decision features {unknown}; known: {list(FEATURES)}")
+        if len(self.weights) != len(self.features):
+            raise ValueError("one weight per feature is needed")
+
+    def probability(self, features: dict[str, float]) -> float:
+        means = self.means or [0.0] * len(self.features)
+        scales = self.scales or [1.0] * len(self.features)
+        z = self.intercept + sum(
+            w * (features[name] - m) / s for name, w, m, s in zip(self.features, self.weights, means, scales)
+        )
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    @classmethod
+    def reader_calibration(cls, slope: float, intercept: float, threshold: float) -> "DecisionModel":
+        """The reader's own calibration as a decision: its margin alone."""
+        return cls(features=["margin"], weights=[slope], intercept=intercept, threshold=threshold,
+                   fitted_on="reader calibration (SQuAD validation articles)")
+
+    @classmethod
+    def load(cls, path: Path) -> "DecisionModel":
+        try:
+            return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, ValueError) as exc:
+            raise ValueError(f"{path}: unreadable answer decision ({exc})") from exc
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        return path
