@@ -98,7 +98,7 @@ def cmd_eval_news(args) -> int:
         from eval.decision_fit import fit_decision
 
         result = fit_decision(QAPipeline.from_settings(settings), news, Path(args.out), Path(args.fit_decision),
-                              top_k=args.top_k)
+                              top_k=args.top_k, limit=args.limit)
         return _print_report(result, args.out)
     splits = ("validation", "train") if args.split == "all" else (args.split,)
     report = evaluate_news(QAPipeline.from_settings(settings), news, Path(args.out), splits, args.top_k, args.limit)

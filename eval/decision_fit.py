@@ -30,13 +30,15 @@ FOLDS = 5
 # Named feature sets tried, each judged by cross-validated overall F1 on news validation.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "margin (reader calibration re-fitted)": ("margin",),
+    "margin + how clear the winner is": ("margin", "margin_gap", "answering_passages"),
     "margin + retrieval": ("margin", "log_rank", "found_by_both"),
     "margin + agreement": ("margin", "agreement"),
     "margin + question overlap": ("margin", "context_overlap", "answer_in_question"),
     "margin + answer type": ("margin", "type_match", "type_mismatch"),
     "all": FEATURES,
 }
-REGULARISATION = (0.1, 1.0, 10.0)  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
+REGULARISATION = (0.1, 1.0, 10.0)
+MIN_GAIN = 0.01  # cross-validated overall F1 a richer feature set must add to be chosen  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
 
 
 @dataclass
@@ -169,9 +171,11 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
 
 
 def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_path: Path,
-                 top_k: int | None = None) -> dict[str, Any]:
+                 top_k: int | None = None, limit: int | None = None) -> dict[str, Any]:
+    """Compare the feature sets, fit the chosen one on news validation (`limit`: a fixed slice, for tests) and
+    write it to `decision_path`. Returns the comparison."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    rows = question_rows(news, "validation")
+    rows = question_rows(news, "validation", limit)
     questions = collect(pipeline, rows, top_k)
     shipped_items = _top(questions, [q.shipped_probability for q in questions])
     results: dict[str, Any] = {
@@ -181,8 +185,12 @@ def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_pa
     for name, names in tqdm(FEATURE_SETS.items(), desc="feature sets (5-fold CV by article)"):
         results[name] = cross_validate(questions, names)
         log.info("%s: %s", name, results[name])
-    fitted = [n for n in FEATURE_SETS]
-    chosen = max(fitted, key=lambda n: results[n]["overall_f1"])
+    # The simplest set (the margin alone) unless another beats it by a clear margin: differences under a point
+    # of F1 on ~570 questions are noise, and every extra feature is one more thing that can fail to transfer.
+    simplest = next(iter(FEATURE_SETS))
+    best_other = max(FEATURE_SETS, key=lambda n: results[n]["overall_f1"])
+    gain = results[best_other]["overall_f1"] - results[simplest]["overall_f1"]
+    chosen = best_other if gain >= MIN_GAIN else simplest
     names = FEATURE_SETS[chosen]
     # Final fit on the whole validation split: regularisation and threshold chosen there.
     best = None

@@ -28,6 +28,8 @@ DECISION_FILE = "answer_decision.json"
 # Every feature the pipeline can compute for a span; a decision model uses a subset of them, by name.
 FEATURES = (
     "margin",  # span logit minus its passage's no-answer logit (the reader's own evidence)
+    "margin_gap",  # margin minus the best margin of a span saying something else (how clear the winner is)
+    "answering_passages",  # read passages whose best span beats their no-answer score, capped at 5
     "log_rank",  # log of the passage's 1-based retrieval rank
     "found_by_both",  # 1 when dense and BM25 retrieval both returned the passage
     "agreement",  # other read passages whose spans say the same (normalised) thing, capped at 3
@@ -126,9 +128,13 @@ def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks
     kind = expected_type(question)
     # Passages that hold a confident-enough span with this normalised text (the reader's top spans per passage).
     passages_saying: dict[str, set[int]] = {}
+    best_margin: dict[str, float] = {}
     for span in spans:
+        key = normalize_answer(span.text)
+        best_margin[key] = max(best_margin.get(key, -1e9), span.margin)
         if span.margin > 0:
-            passages_saying.setdefault(normalize_answer(span.text), set()).add(span.passage_index)
+            passages_saying.setdefault(key, set()).add(span.passage_index)
+    answering = len({i for said in passages_saying.values() for i in said})
     rows = []
     for span in spans:
         passage = passages[span.passage_index]
@@ -139,8 +145,11 @@ def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks
         answer_words = content_words(span.text)
         key = normalize_answer(span.text)
         has_type = span_has_type(span.text, kind) if kind else False
+        others = [m for k, m in best_margin.items() if k != key]
         rows.append({
             "margin": float(span.margin),
+            "margin_gap": float(min(30.0, span.margin - max(others))) if others else 30.0,
+            "answering_passages": float(min(5, answering)),
             "log_rank": math.log(ranks[span.passage_index]),
             "found_by_both": float(found_by_both[span.passage_index]),
             "agreement": float(min(3, len(passages_saying.get(key, set()) - {span.passage_index}))),

@@ -25,12 +25,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from qa.config import Settings
 from qa.documents import Document, Passage
 from qa.embedder import Embedder
 from qa.ingest import Corpus
 from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
+_SETTING_DEFAULTS = Settings.model_fields  # one place for the passage defaults: qa.config
 
 # 2: BM25 over title + passage text, Snowball-stemmed.
 FORMAT_VERSION = 2
@@ -125,9 +127,9 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     corpus_dir: Path | str = "",
-    sentences: int = 3,
-    overlap: int = 1,
-    max_chars: int = 1200,
+    sentences: int = _SETTING_DEFAULTS["passage_sentences"].default,
+    overlap: int = _SETTING_DEFAULTS["passage_overlap"].default,
+    max_chars: int = _SETTING_DEFAULTS["passage_max_chars"].default,
     index_type: str = "flat",
     progress: bool = True,
 ) -> IndexManifest:

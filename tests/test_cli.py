@@ -33,3 +33,19 @@ def test_stale_index_is_reported_when_auto_build_is_off(seed_index_dir, tmp_path
                     env={"QA_AUTO_BUILD": "false"})
     assert result.returncode == 2
     assert "out of date" in result.stderr and "corpus changed" in result.stderr
+
+
+def test_eval_seed_uses_the_reader_it_is_given(seed_index_dir, tmp_path):
+    """--model takes effect for `qa eval seed` (it used to be accepted and ignored): a folder without a
+    reader is refused, naming the folder."""
+    result = run_qa("eval", "seed", "--model", str(tmp_path / "no-reader"), "--index-dir", str(seed_index_dir),
+                    "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "no-reader" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_each_evaluation_takes_only_its_own_flags():
+    result = run_qa("eval", "news-check", "--model", "x")
+    assert result.returncode == 2 and "unrecognized arguments: --model" in result.stderr
+    result = run_qa("eval", "seed", "--help")
+    assert result.returncode == 0 and "--all-articles" not in result.stdout and "--decision" in result.stdout

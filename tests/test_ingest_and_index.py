@@ -59,17 +59,28 @@ def test_passages_keep_offsets_into_their_document():
     assert passages[1].start < passages[0].end
 
 
+def _options(manifest):
+    settings = manifest.passage_settings
+    return settings.sentences, settings.overlap, settings.max_chars, manifest.index_type
+
+
 def test_build_then_load_round_trip(tmp_path, embedder):
     manifest = build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
     index = load_index(tmp_path)
+    # Built with the service's passage settings unless told otherwise.
+    from qa.config import Settings
+
+    defaults = Settings.model_fields
+    assert (manifest.passage_settings.sentences, manifest.passage_settings.overlap) == (
+        defaults["passage_sentences"].default, defaults["passage_overlap"].default)
     assert index.manifest.passages == manifest.passages == len(index.passages) == index.dense.ntotal
     assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dimensions == 384
-    assert staleness(manifest, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == []
-    assert staleness(manifest, "other", "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == [
+    assert staleness(manifest, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", *_options(manifest)) == []
+    assert staleness(manifest, "other", "all-MiniLM-L6-v2", *_options(manifest)) == [
         "the corpus changed since the index was built"
     ]
     older = manifest.model_copy(update={"format_version": manifest.format_version - 1})
-    assert staleness(older, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", 3, 1, 1200, "flat") == [
+    assert staleness(older, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", *_options(manifest)) == [
         f"index format {manifest.format_version - 1}, this code builds format {manifest.format_version}"
     ]
 

@@ -211,6 +211,29 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
     return batches
 
 
+def train_step(model, feats: dict[str, np.ndarray], idx: np.ndarray, width: int, optimizer, scheduler,
+               device: str = "cpu", use_bf16: bool = False) -> float:
+    """One optimiser step on the windows `idx` (cut to `width` tokens): mean of the start and end cross-entropy.
+    Returns the loss."""
+    import torch
+
+    batch = {k: torch.from_numpy(feats[k][idx][:, :width]).to(device) for k in MODEL_INPUTS}
+    start_t = torch.from_numpy(feats["start"][idx]).to(device)
+    end_t = torch.from_numpy(feats["end"][idx]).to(device)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+        output = model(**batch)
+    loss = (
+        torch.nn.functional.cross_entropy(output.start_logits.float(), start_t)
+        + torch.nn.functional.cross_entropy(output.end_logits.float(), end_t)
+    ) / 2
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def _sample(examples: list[QAExample], limit: int | None, rng: np.random.Generator) -> list[QAExample]:
     if limit is None or len(examples) <= limit:
         return examples
@@ -327,24 +350,7 @@ def train(config: TrainConfig) -> dict:
                 if step >= total_steps:
                     break
                 width = int(feats["attention_mask"][idx].sum(axis=1).max())  # trim shared padding
-                batch = {
-                    k: torch.from_numpy(feats[k][idx][:, :width]).to(device)
-                    for k in MODEL_INPUTS
-                }
-                start_t = torch.from_numpy(feats["start"][idx]).to(device)
-                end_t = torch.from_numpy(feats["end"][idx]).to(device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                    output = model(**batch)
-                loss = (
-                    torch.nn.functional.cross_entropy(output.start_logits.float(), start_t)
-                    + torch.nn.functional.cross_entropy(output.end_logits.float(), end_t)
-                ) / 2
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
+                losses.append(train_step(model, feats, idx, width, optimizer, scheduler, device, use_bf16))
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")

@@ -1,0 +1,214 @@
+"""Continue training a reader on news, on these CPUs: the news set's train split (questions over passages cut
+as the service cuts them, with negatives from other passages of the same article), Wikinews QA (QAMR), and a
+replay of SQuAD training questions so Wikipedia skills are not forgotten.
+
+    python -m lab.adapt_news --base-model qa/models/reader --news-set eval/news \
+        --news-qa ../shared/data/news-qa/qamr_wikinews_dev.json.gz --squad-dir ../shared/data/squad --out runs/news
+
+One checkpoint per epoch is saved (out/epoch-N), its own abstain threshold and calibration re-chosen on the SQuAD
+validation articles (as training does); choose among them on news validation with
+`qa eval news --model out/epoch-N --fit-decision ...`, never on the seed article. QAMR articles that share a
+sentence with any news-set article are dropped, so no validation article is trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from qa.reader.data import QAExample, load_examples, squad_training_examples
+from qa.reader.train import TrainConfig, build_features, epoch_batches, save_model, set_seed, train_step
+
+log = logging.getLogger(__name__)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", "", text.lower())
+
+
+def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_question: int = 2,
+                        sentences: int = 3, overlap: int = 1, max_chars: int = 1200) -> list[QAExample]:
+    """News-set train-split questions over service-shaped passages of their own article.
+
+    Answerable: every passage holding an evidence string with an answer inside it is a positive; up to
+    `negatives_per_question` other passages of the article that hold no gold answer are no-answer examples.
+    Unanswerable: the article's passages sharing the most words with the question are no-answer examples.
+    """
+    from eval.news_set import load_news_set
+    from qa.decision import content_words
+    from qa.passages import split_document
+
+    news = load_news_set(news_dir)
+    examples: list[QAExample] = []
+    passages = {doc_id: split_document(doc, sentences, overlap, max_chars) for doc_id, doc in news.documents.items()}
+    for q in news.split("train"):
+        article_passages = passages[q.article]
+        if q.answerable:
+            positives, others = [], []
+            for p in article_passages:
+                spans = [(a, p.text.find(a)) for a in q.answers if a in p.text
+                         and any(e in p.text and a in e for e in q.evidence)]
+                if spans:
+                    positives.append((p, spans))
+                elif not any(a in p.text for a in q.answers):
+                    others.append(p)
+            for i, (p, spans) in enumerate(positives):
+                examples.append(QAExample(f"{q.id}-p{i}", q.article, q.question, p.text, tuple(spans[:1]), "news-train"))
+            for i in rng.permutation(len(others))[:negatives_per_question]:
+                examples.append(QAExample(f"{q.id}-n{i}", q.article, q.question, others[i].text, (), "news-train"))
+        else:
+            words = content_words(q.question)
+            ranked = sorted(article_passages, key=lambda p: -len(words & content_words(p.text)))
+            for i, p in enumerate(ranked[:negatives_per_question]):
+                examples.append(QAExample(f"{q.id}-u{i}", q.article, q.question, p.text, (), "news-train"))
+    return examples
+
+
+def qamr_examples(path: Path, news_dir: Path, limit: int, rng: np.random.Generator) -> tuple[list[QAExample], list[str]]:
+    """A random sample of QAMR Wikinews questions, minus every article that shares a sentence with the news set."""
+    news_text = " ".join(_norm(p.read_text(encoding="utf-8")) for p in sorted((Path(news_dir) / "articles").glob("*.txt")))
+    examples = load_examples(path)
+    dropped = set()
+    for title in sorted({e.title for e in examples}):
+        contexts = {e.context for e in examples if e.title == title}
+        sentences = [s for c in contexts for s in re.split(r"(?<=[.!?])\s+", c) if len(_norm(s)) > 40]
+        if any(_norm(s) in news_text for s in sentences):
+            dropped.add(title)
+    kept = [e for e in examples if e.title not in dropped]
+    if limit and len(kept) > limit:
+        kept = [kept[i] for i in sorted(rng.choice(len(kept), size=limit, replace=False))]
+    return kept, sorted(dropped)
+
+
+def recalibrate_on_squad_validation(model_dir: Path, squad_dir: Path, reader=None) -> dict:
+    """Re-choose the reader's own abstain threshold and calibration on the SQuAD validation articles, as training
+    does (continued training moves the logits' scale). Writes reader_config.json; returns the figures."""
+    from qa.metrics import best_threshold, evaluate_scored
+    from qa.reader.data import validation_examples
+    from qa.reader.model import Reader, ReaderSettings
+    from qa.reader.train import fit_calibration
+
+    reader = reader or Reader.load(model_dir, device="cpu", backend="torch")
+    scored = reader.predict_examples(validation_examples(Path(squad_dir)), progress=True)
+    threshold, _ = best_threshold(scored, "f1")
+    slope, intercept = fit_calibration(scored)
+    settings = ReaderSettings.load(model_dir)
+    settings.no_answer_threshold, settings.calibration_slope, settings.calibration_intercept = threshold, slope, intercept
+    settings.save(model_dir)
+    figures = evaluate_scored(scored, threshold)
+    return {"squad_validation_best_f1": figures["best_f1"], "squad_validation_forced_has_ans_f1":
+            figures["forced_answer_has_ans"]["f1"], "no_answer_threshold": threshold,
+            "probability_threshold": settings.probability_threshold}
+
+
+def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], squad_dir: Path | None,
+          qamr_limit: int = 3000, squad_limit: int = 2000, news_repeat: int = 2, epochs: int = 2,
+          learning_rate: float = 2e-5, batch_size: int = 32, seed: int = 42, max_length: int = 384) -> dict:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from qa.reader.model import ReaderSettings
+
+    started = time.time()
+    set_seed(seed)
+    rng = np.random.default_rng(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    news = news_train_examples(news_dir, rng)
+    qamr, dropped = [], []
+    for path in news_qa:
+        found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
+        qamr += found
+        dropped += gone
+    squad = []
+    if squad_dir:
+        pool = squad_training_examples(Path(squad_dir))
+        squad = [pool[i] for i in sorted(rng.choice(len(pool), size=min(squad_limit, len(pool)), replace=False))]
+    data = {"news_train_examples": len(news), "news_repeat": news_repeat, "qamr_examples": len(qamr),
+            "qamr_articles_dropped_as_news_set_overlap": dropped, "squad_replay_examples": len(squad)}
+    log.info("data: %s", data)
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(base_model), dtype=torch.float32)
+    settings = ReaderSettings.load(base_model)
+    config = TrainConfig(squad_dir=str(squad_dir or ""), out=str(out), max_length=max_length, batch_size=batch_size)
+    parts = [build_features(tokenizer, news, config, rng, repeat_unanswerable=1) for _ in range(news_repeat)]
+    parts += [build_features(tokenizer, qamr + squad, config, rng)]
+    feats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    lengths = feats["attention_mask"].sum(axis=1)
+    steps_per_epoch = max(1, len(lengths) // batch_size)
+    total = steps_per_epoch * epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / max(1, total // 10), max(0.0, (total - step) / max(1, total - total // 10))))
+    history = []
+    step = 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        losses = []
+        for idx in tqdm(epoch_batches(lengths, batch_size, rng, group_by_length=True), desc=f"epoch {epoch}", unit="batch"):
+            losses.append(train_step(model, feats, idx, int(lengths[idx].max()), optimizer, scheduler))
+            step += 1
+        model.eval()
+        checkpoint = out / f"epoch-{epoch}"
+        save_model(model, tokenizer, settings, checkpoint)
+        entry = {"epoch": epoch, "steps": step, "train_loss": float(np.mean(losses)),
+                 "elapsed_s": round(time.time() - started, 1), "checkpoint": str(checkpoint)}
+        if squad_dir:
+            from qa.reader.model import Reader
+
+            reader = Reader(model, tokenizer, ReaderSettings.load(checkpoint), device="cpu", batch_size=32)
+            entry.update(recalibrate_on_squad_validation(checkpoint, squad_dir, reader))
+        history.append(entry)
+        log.info("%s", history[-1])
+    summary = {"base_model": str(base_model), "data": data, "windows": int(len(lengths)), "epochs": epochs,
+               "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed, "history": history,
+               "note": "calibration copied from the base reader; the answer decision is re-fitted on news validation"}
+    (out / "adapt_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Continue training a reader on news (CPU-sized).")
+    parser.add_argument("--base-model", type=Path, required=True, help="reader folder to continue from")
+    parser.add_argument("--news-set", type=Path, default=Path("eval/news"))
+    parser.add_argument("--news-qa", type=Path, nargs="*", default=[], help="SQuAD-layout Wikinews QA files (QAMR)")
+    parser.add_argument("--squad-dir", type=Path, help="SQuAD dev folder, for replay of training articles")
+    parser.add_argument("--out", type=Path, help="output folder (checkpoints epoch-N)")
+    parser.add_argument("--qamr-limit", type=int, default=3000)
+    parser.add_argument("--squad-limit", type=int, default=2000)
+    parser.add_argument("--news-repeat", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--recalibrate-only", action="store_true",
+                        help="only re-choose --base-model's threshold and calibration on SQuAD validation (needs --squad-dir)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.recalibrate_only:
+        if not args.squad_dir:
+            parser.error("--recalibrate-only needs --squad-dir")
+        print(json.dumps(recalibrate_on_squad_validation(args.base_model, args.squad_dir), indent=2))
+        return 0
+    if not args.out:
+        parser.error("--out is required")
+    summary = adapt(args.base_model, args.news_set, args.out, args.news_qa, args.squad_dir, args.qamr_limit,
+                    args.squad_limit, args.news_repeat, args.epochs, args.lr)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The answer decision: features, the JSON model, the pipeline using it, and fitting it on news validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qa.decision import DecisionModel, content_words, expected_type, span_features, span_has_type
+
+
+def test_question_types_and_span_types():
+    assert expected_type("When was the CQC visit?") == "date"
+    assert expected_type("How many beds does the ward have?") == "number"
+    assert expected_type("Who leads the maternity unit?") == "name"
+    assert expected_type("What did the trust promise?") is None
+    assert span_has_type("November 2023", "date") and span_has_type("last month", "date")
+    assert not span_has_type("the chief nurse", "date")
+    assert span_has_type("£170m", "number") and span_has_type("five", "number")
+    assert span_has_type("Liz Lees", "name") and not span_has_type("staff", "name")
+    assert content_words("How many visits did the inspectors make?") == {"visit", "inspector", "make"}
+
+
+class _Span:
+    def __init__(self, passage_index, start, end, text, margin):
+        self.passage_index, self.start, self.end, self.text, self.margin = passage_index, start, end, text, margin
+
+
+def test_span_features_measure_agreement_overlap_and_type():
+    passages = ["The inspectors visited in November 2023. It was unannounced.", "A visit took place in November 2023."]
+    spans = [_Span(0, 26, 39, "November 2023", 20.0), _Span(1, 22, 35, "November 2023", 12.0),
+             _Span(0, 41, 44, "It ", -3.0)]
+    rows = span_features("When did the inspectors visit?", spans, passages, [1, 2], [True, False])
+    first, second, echo = rows
+    assert first["agreement"] == 1.0 and second["agreement"] == 1.0  # the other passage says the same
+    assert first["type_match"] == 1.0 and first["type_mismatch"] == 0.0
+    assert echo["type_mismatch"] == 1.0
+    assert first["context_overlap"] == 1.0  # "inspector" and "visit" sit around the span
+    assert first["log_rank"] == 0.0 and second["log_rank"] == pytest.approx(math.log(2))
+    assert first["found_by_both"] == 1.0 and second["found_by_both"] == 0.0
+    assert first["margin_gap"] == pytest.approx(23.0) and echo["margin_gap"] == pytest.approx(-23.0)
+    assert first["answering_passages"] == 2.0
+
+
+def test_decision_model_round_trip_and_errors(tmp_path):
+    model = DecisionModel(features=["margin", "type_match"], weights=[0.5, 1.0], intercept=-1.0, means=[10.0, 0.0],
+                          scales=[2.0, 1.0], threshold=0.4, fitted_on="test")
+    path = model.save(tmp_path / "decision.json")
+    loaded = DecisionModel.load(path)
+    assert loaded == model
+    z = -1.0 + 0.5 * (14.0 - 10.0) / 2.0 + 1.0
+    assert loaded.probability({"margin": 14.0, "type_match": 1.0}) == pytest.approx(1 / (1 + math.exp(-z)))
+    with pytest.raises(ValueError, match="unknown decision features"):
+        DecisionModel(features=["shoe_size"], weights=[1.0], intercept=0.0, threshold=0.5)
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.json: unreadable answer decision"):
+        DecisionModel.load(tmp_path / "bad.json")
+
+
+def test_reader_calibration_as_a_decision_matches_the_reader(reader):
+    s = reader.settings
+    decision = DecisionModel.reader_calibration(s.calibration_slope, s.calibration_intercept, s.probability_threshold)
+    for margin in (-20.0, 0.0, 15.5, 30.0):
+        assert decision.probability({"margin": margin}) == pytest.approx(s.probability(margin))
+
+
+def test_pipeline_answers_with_the_shipped_decision(pipeline, settings):
+    from qa.pipeline import QAPipeline
+
+    shipped = DecisionModel.load(_shipped_decision_path())
+    assert pipeline.decision == shipped and pipeline.answer_threshold == shipped.threshold
+    reading = pipeline.read("When was the CQC visit?")
+    scored = pipeline.score(reading)
+    assert [s.probability for s in scored] == sorted((s.probability for s in scored), reverse=True)
+    answers = pipeline.decide(reading)
+    assert answers and all(a.score >= shipped.threshold for a in answers)
+    # QA_ANSWER_THRESHOLD still overrides the decision's own threshold.
+    strict = QAPipeline(pipeline.index, pipeline.retriever, pipeline.reader,
+                        settings.model_copy(update={"answer_threshold": 1.0}), pipeline.decision)
+    assert strict.decide(reading) == []
+
+
+def _shipped_decision_path():
+    from qa.decision import DECISION_FILE
+    from qa.reader.model import packaged_reader_dir
+
+    return packaged_reader_dir() / DECISION_FILE
+
+
+def test_fit_decision_on_a_news_validation_slice(tmp_path):
+    from eval.decision_fit import FEATURE_SETS, fit_decision
+    from eval.news import news_settings
+    from eval.news_set import NEWS_DIR, load_news_set
+    from qa.config import Settings
+    from qa.pipeline import QAPipeline
+
+    news = load_news_set(NEWS_DIR)
+    pipeline = QAPipeline.from_settings(news_settings(news, Settings(), tmp_path / "index"))
+    result = fit_decision(pipeline, news, tmp_path / "out", tmp_path / "decision.json", limit=60)
+    assert result["validation_questions"] == 60
+    assert set(FEATURE_SETS) <= set(result["results"])
+    fitted = DecisionModel.load(tmp_path / "decision.json")
+    assert list(fitted.features) == list(FEATURE_SETS[result["chosen"]])
+    assert 0.0 <= fitted.threshold <= 1.0 and "news validation" in fitted.fitted_on
+    assert "Compared" in (tmp_path / "out" / "decision_fit.md").read_text()

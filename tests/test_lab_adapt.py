@@ -1,0 +1,69 @@
+"""Data for adapting the reader to news: only news-train articles, answers at their offsets, no leak of the set's
+articles through the Wikinews QA data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from eval.news_set import NEWS_DIR, load_news_set
+from lab.adapt_news import news_train_examples, qamr_examples
+
+
+def test_news_train_examples_use_train_articles_only_with_answers_at_their_offsets():
+    news = load_news_set(NEWS_DIR)
+    examples = news_train_examples(NEWS_DIR, np.random.default_rng(0))
+    train_articles = {a for a, meta in news.articles.items() if meta.split == "train"}
+    assert examples and {e.title for e in examples} <= train_articles
+    gold = {q.id: q for q in news.split("train")}
+    positives = [e for e in examples if e.answers]
+    negatives = [e for e in examples if not e.answers]
+    assert len(positives) >= 150 and len(negatives) >= 150
+    for e in positives:
+        text, start = e.answers[0]
+        assert e.context[start : start + len(text)] == text
+        assert e.context in news.documents[e.title].text
+    for e in negatives:
+        question = gold[e.qid.rsplit("-", 1)[0]]
+        # A no-answer passage holds none of the question's gold answers.
+        assert not any(a in e.context for a in question.answers)
+
+
+def test_qamr_articles_sharing_a_sentence_with_the_news_set_are_dropped(tmp_path):
+    news = load_news_set(NEWS_DIR)
+    sentence = next(s for s in news.documents["GUM_news_crane"].text.split("\n") if len(s) > 80)
+    data = {"data": [
+        {"title": "leaky", "paragraphs": [{"context": "Intro. " + sentence, "qas": [
+            {"id": "1", "question": "What?", "answers": [{"text": "Intro", "answer_start": 0}]}]}]},
+        {"title": "clean", "paragraphs": [{"context": "A wholly different story about a regional bus strike.", "qas": [
+            {"id": "2", "question": "What strike?", "answers": [{"text": "a regional bus strike", "answer_start": 30}]}]}]},
+    ]}
+    path = tmp_path / "qamr.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    kept, dropped = qamr_examples(path, NEWS_DIR, limit=10, rng=np.random.default_rng(0))
+    assert dropped == ["leaky"]
+    assert [e.title for e in kept] == ["clean"]
+
+
+def test_weight_average_interpolates_and_refuses_other_architectures(tmp_path):
+    import pytest
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from lab.weight_average import average_readers
+
+    start, adapted = tmp_path / "start", tmp_path / "adapted"
+    for folder, value in ((start, 0.0), (adapted, 2.0)):
+        folder.mkdir()
+        save_file({"w": torch.full((2, 3), value, dtype=torch.float16)}, str(folder / "model.safetensors"))
+    (adapted / "reader_config.json").write_text("{}", encoding="utf-8")
+    out = average_readers(start, adapted, 0.25, tmp_path / "mix")
+    mixed = load_file(str(out / "model.safetensors"))["w"]
+    assert mixed.dtype == torch.float16 and torch.allclose(mixed.float(), torch.full((2, 3), 0.5))
+    assert (out / "reader_config.json").exists()  # settings and tokenizer come from the adapted folder
+    save_file({"w": torch.zeros(3, 3, dtype=torch.float16)}, str(start / "model.safetensors"))
+    with pytest.raises(ValueError, match="not the same architecture"):
+        average_readers(start, adapted, 0.5, tmp_path / "mix2")
+    with pytest.raises(ValueError, match="alpha"):
+        average_readers(start, adapted, 1.5, tmp_path / "mix3")
