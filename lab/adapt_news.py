@@ -34,7 +34,7 @@ def _norm(text: str) -> str:
 
 
 def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_question: int = 2,
-                        sentences: int = 3, overlap: int = 1, max_chars: int = 1200) -> list[QAExample]:
+                        sentences: int | None = None, overlap: int | None = None, max_chars: int = 1200) -> list[QAExample]:
     """News-set train-split questions over service-shaped passages of their own article.
 
     Answerable: every passage holding an evidence string with an answer inside it is a positive; up to
@@ -45,6 +45,11 @@ def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_
     from qa.decision import content_words
     from qa.passages import split_document
 
+    from qa.config import Settings
+
+    defaults = Settings.model_fields  # the service's passage shape unless told otherwise
+    sentences = sentences or defaults["passage_sentences"].default
+    overlap = defaults["passage_overlap"].default if overlap is None else overlap
     news = load_news_set(news_dir)
     examples: list[QAExample] = []
     passages = {doc_id: split_document(doc, sentences, overlap, max_chars) for doc_id, doc in news.documents.items()}
@@ -110,7 +115,8 @@ def recalibrate_on_squad_validation(model_dir: Path, squad_dir: Path, reader=Non
 
 def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], squad_dir: Path | None,
           qamr_limit: int = 3000, squad_limit: int = 2000, news_repeat: int = 2, epochs: int = 2,
-          learning_rate: float = 2e-5, batch_size: int = 32, seed: int = 42, max_length: int = 384) -> dict:
+          learning_rate: float = 2e-5, batch_size: int = 32, seed: int = 42, max_length: int = 384,
+          passage_sentences: int | None = None, passage_overlap: int | None = None) -> dict:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -122,7 +128,7 @@ def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], 
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    news = news_train_examples(news_dir, rng)
+    news = news_train_examples(news_dir, rng, sentences=passage_sentences, overlap=passage_overlap)
     qamr, dropped = [], []
     for path in news_qa:
         found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
@@ -188,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--news-repeat", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--passage-sentences", type=int, help="news passages' sentences (default: the service's)")
+    parser.add_argument("--passage-overlap", type=int, help="news passages' shared sentences (default: the service's)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--recalibrate-only", action="store_true",
                         help="only re-choose --base-model's threshold and calibration on SQuAD validation (needs --squad-dir)")
@@ -205,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.out:
         parser.error("--out is required")
     summary = adapt(args.base_model, args.news_set, args.out, args.news_qa, args.squad_dir, args.qamr_limit,
-                    args.squad_limit, args.news_repeat, args.epochs, args.lr)
+                    args.squad_limit, args.news_repeat, args.epochs, args.lr,
+                    passage_sentences=args.passage_sentences, passage_overlap=args.passage_overlap)
     print(json.dumps(summary, indent=2))
     return 0
 

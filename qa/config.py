@@ -9,9 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Derived model files (the reader's ONNX export) live here; safe to delete, rebuilt on demand.
-DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache"
+from qa.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT
 
 
 class Settings(BaseSettings):

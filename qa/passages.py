@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Iterable
 
 from qa.documents import Document, Passage
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) character offsets of each sentence, trimmed of surrounding white space.
-
-    Paragraph breaks always end a sentence: news paragraphs are units of their own.
-    """
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for paragraph in text.split("\n"):
-        if paragraph.strip():
-            for sentence in _segmenter().segment(paragraph):
-                start, end = offset + sentence.start, offset + sentence.end
-                while start < end and text[start].isspace():
-                    start += 1
-                while end > start and text[end - 1].isspace():
-                    end -= 1
-                if end > start:
-                    spans.append((start, end))
-        offset += len(paragraph) + 1
-    return spans
+from qa.sentences import sentence_spans
 
 
 def split_document(document: Document, sentences: int = 3, overlap: int = 1, max_chars: int = 1200) -> list[Passage]:

@@ -14,6 +14,8 @@ RUNS=${RUNS_DIR:-/tmp/reader-runs}
 mkdir -p "$RUNS"
 export HF_HUB_OFFLINE=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 PY=${PYTHON:-python3}
+# Carried wheels (pysbd, for --crop-rate) install offline; a plain GPU image lacks them.
+ls .carry/wheels/*.whl >/dev/null 2>&1 && $PY -m pip install -q --no-deps --no-index .carry/wheels/*.whl
 common=(--squad-dir .carry/squad --extra-dir .carry/qa-train --base-model .carry/base --eval-test --max-minutes "$MAX_MIN")
 [ -n "$LIMIT" ] && common+=(--limit "$LIMIT")
 # name -> extra arguments. Earlier GPU runs: a_two_stage (all:2:1e-4 squad:2:3e-5), b_longer

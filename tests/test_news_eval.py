@@ -102,12 +102,16 @@ def test_eval_news_slice_meets_floors(news, tmp_path):
     pipeline = QAPipeline.from_settings(settings)
     report = evaluate_news(pipeline, news, tmp_path / "out", ("validation",), limit=80)
     s = report["summary"]["validation"]
-    assert s["questions"] == 80 and s["articles"] >= 20
-    assert s["article_recall_at_k"]["5"] >= 0.85
-    assert s["answerable_mean_f1_forced"] >= 0.60
-    assert s["overall_f1"] >= 0.55
-    assert s["right_article_cited"] >= 0.85
-    assert s["citation_accuracy"] >= 0.9
+    assert s["questions"] == 80 and s["articles"] >= 30
+    # Measured on this slice (shipped reader and decision): article recall@5 0.981, answerable F1 0.749, forced 0.864,
+    # overall 0.749, unanswerable abstained 75%, right article 0.953, citation accuracy 0.977.
+    assert s["article_recall_at_k"]["5"] >= 0.95
+    assert s["answerable_mean_f1"] >= 0.70
+    assert s["answerable_mean_f1_forced"] >= 0.82
+    assert s["overall_f1"] >= 0.70
+    assert s["unanswerable_abstained"] >= 0.65
+    assert s["right_article_cited"] >= 0.90
+    assert s["citation_accuracy"] >= 0.92
     assert json.loads((tmp_path / "out" / "news_eval.json").read_text())["summary"]["validation"]["questions"] == 80
     assert (tmp_path / "out" / "news_validation_threshold.png").stat().st_size > 0
     assert "train" not in report["summary"]  # news train is never scored unless asked for

@@ -276,7 +276,7 @@ def passage_crops(examples: Sequence[QAExample], rate: float, rng, sentences: in
     """Answerable examples cut to `sentences` consecutive sentences that hold the answer, as the service's
     passages are (qa.passages): the question's subject is then often named only outside the crop, which
     full SQuAD paragraphs never teach the reader to accept. The answer's sentence takes a random place."""
-    from qa.passages import sentence_spans
+    from qa.sentences import sentence_spans
 
     crops: list[QAExample] = []
     for example in examples:

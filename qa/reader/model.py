@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from qa.config import DEFAULT_CACHE_DIR
+from qa.paths import DEFAULT_CACHE_DIR
 from qa.metrics import ScoredQuestion, score_question
 from qa.reader.decode import DEFAULT_MAX_ANSWER_TOKENS, decode_spans
 from qa.reader.windows import (
