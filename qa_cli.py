@@ -180,6 +180,13 @@ def cmd_train_reader(args, rest: list[str]) -> int:
     return train_main(rest)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
     parser.add_argument("--log-level", default=os.environ.get("QA_LOG_LEVEL", "WARNING"))
@@ -231,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", default="eval/news", help="news set folder")
     p.add_argument("--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)")
     p.add_argument("--split", choices=["validation", "train", "all"], default="validation")
-    p.add_argument("--limit", type=int, help="a fixed slice of at most this many questions per split")
+    p.add_argument("--limit", type=_positive_int, help="a fixed slice of at most this many questions per split")
     p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
     reader_options(p)
     decision_option(p)

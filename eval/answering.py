@@ -97,7 +97,7 @@ def summarise(per_question: list[dict[str, Any]], threshold: float) -> dict[str,
                                                for q in answerable if q["gold_doc"]]) for k in RECALL_KS},
         "latency_ms": percentiles([q["latency_ms"] for q in per_question]),
         "answer_threshold": threshold,
-        "best_threshold_here": -best_t, "overall_f1_at_best_threshold_here": best_f1 / 100,
+        "best_threshold_here": min(1.0, max(0.0, -best_t)), "overall_f1_at_best_threshold_here": best_f1 / 100,
     }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from eval.news import question_rows
-from eval.news_set import NewsSet
+from eval.news_set import NewsSet, NewsSetError
 from eval.report import markdown_table, write_json, write_markdown
 from qa.decision import FEATURES, DecisionModel
 from qa.metrics import best_threshold, score_prediction, score_question
@@ -174,9 +174,17 @@ def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_pa
                  top_k: int | None = None, limit: int | None = None) -> dict[str, Any]:
     """Compare the feature sets, fit the chosen one on news validation (`limit`: a fixed slice, for tests) and
     write it to `decision_path`. Returns the comparison."""
+    if not Path(decision_path).parent.is_dir():
+        raise NewsSetError(f"{decision_path}: its folder does not exist")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     rows = question_rows(news, "validation", limit)
+    if len({r["doc_id"] for r in rows}) < FOLDS:
+        raise NewsSetError(f"fitting needs validation questions from at least {FOLDS} articles (one per fold); "
+                           f"got {len({r['doc_id'] for r in rows})}: raise --limit")
     questions = collect(pipeline, rows, top_k)
+    labels = {bool(f >= 0.5) for q in questions for f in q.f1}
+    if labels != {True, False}:
+        raise NewsSetError("fitting needs both right and wrong candidate spans among the validation questions: raise --limit")
     shipped_items = _top(questions, [q.shipped_probability for q in questions])
     results: dict[str, Any] = {
         "running decision (no fitting)": {**_figures(shipped_items, pipeline.answer_threshold),

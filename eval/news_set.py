@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 
 from qa.config import PROJECT_ROOT
 from qa.documents import Document
@@ -57,13 +59,16 @@ class NewsArticle(BaseModel):
         return self
 
 
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, pattern=r"\S")]
+
+
 class NewsQuestion(BaseModel):
     id: str = Field(min_length=1)
     article: str = Field(min_length=1)
     split: str
     question: str = Field(min_length=3)
-    answers: list[str]
-    evidence: list[str]
+    answers: list[NonBlank]
+    evidence: list[NonBlank]
     answerable: bool
 
     @model_validator(mode="after")
@@ -94,7 +99,11 @@ def _read_jsonl(path: Path, model: type[BaseModel]) -> list[Any]:
     if not path.is_file():
         raise NewsSetError(f"{path}: no such file")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NewsSetError(f"{path}: unreadable ({exc})") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -134,6 +143,10 @@ def load_news_set(folder: Path = NEWS_DIR) -> NewsSet:
     for number, q in enumerate(questions, start=1):
         if q.article not in articles:
             raise NewsSetError(f"{folder / 'questions.jsonl'}:{number}: unknown article {q.article!r}")
+        if q.split != articles[q.article].split:
+            # Structural: a question filed under the other split would leak a validation article into training.
+            raise NewsSetError(f"{folder / 'questions.jsonl'}:{number} ({q.id}): split {q.split!r} but its article "
+                               f"{q.article} is in {articles[q.article].split!r}")
     return NewsSet(folder, articles, questions, documents)
 
 
@@ -147,8 +160,6 @@ def check_news_set(news: NewsSet, seeds_dir: Path | None = PROJECT_ROOT / "seeds
     for number, q in enumerate(news.questions, start=1):
         at = f"{where}:{number} ({q.id})"
         text = news.documents[q.article].text
-        if q.split != news.articles[q.article].split:
-            problems.append(f"{at}: split {q.split!r} but its article {q.article} is in {news.articles[q.article].split!r}")
         key = " ".join(q.question.lower().split())
         if key in seen_questions:
             problems.append(f"{at}: same question as {seen_questions[key]}")

@@ -53,13 +53,16 @@ def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_
     news = load_news_set(news_dir)
     examples: list[QAExample] = []
     passages = {doc_id: split_document(doc, sentences, overlap, max_chars) for doc_id, doc in news.documents.items()}
-    for q in news.split("train"):
+    for q in news.questions:
+        if news.articles[q.article].split != "train":
+            continue  # by the article's split: a validation article is never trained on
         article_passages = passages[q.article]
         if q.answerable:
             positives, others = [], []
             for p in article_passages:
-                spans = [(a, p.text.find(a)) for a in q.answers if a in p.text
-                         and any(e in p.text and a in e for e in q.evidence)]
+                # The answer where its evidence sentence says it, not an earlier mention of the same words.
+                spans = [(a, p.text.find(e) + e.find(a)) for e in q.evidence if e in p.text
+                         for a in q.answers if a in e]
                 if spans:
                     positives.append((p, spans))
                 elif not any(a in p.text for a in q.answers):
@@ -177,7 +180,7 @@ def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], 
         log.info("%s", history[-1])
     summary = {"base_model": str(base_model), "data": data, "windows": int(len(lengths)), "epochs": epochs,
                "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed, "history": history,
-               "note": "calibration copied from the base reader; the answer decision is re-fitted on news validation"}
+               "note": "each checkpoint's threshold and calibration re-chosen on SQuAD validation when --squad-dir is given; the answer decision is re-fitted on news validation"}
     (out / "adapt_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 

@@ -20,14 +20,19 @@ def average_readers(start: Path, adapted: Path, alpha: float, out: Path) -> Path
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], not {alpha}")
+    out = Path(out)
+    for source in (Path(start), Path(adapted)):
+        if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+            raise ValueError(f"--out {out} would overwrite the reader in {source}")
     first = load_file(str(Path(start) / "model.safetensors"))
     second = load_file(str(Path(adapted) / "model.safetensors"))
     if first.keys() != second.keys() or any(first[k].shape != second[k].shape for k in first):
         raise ValueError(f"{start} and {adapted} are not the same architecture")
-    out = Path(out)
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(adapted, out)
+    # A decision fitted for the adapted reader does not fit the average: re-fit it (qa eval news --fit-decision).
+    (out / "answer_decision.json").unlink(missing_ok=True)
     mixed = {k: ((1 - alpha) * first[k].float() + alpha * second[k].float()).to(second[k].dtype) for k in first}
     save_file(mixed, str(out / "model.safetensors"), metadata={"format": "pt"})
     return out
@@ -40,7 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.5, help="share of the adapted reader (0..1)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    print(average_readers(args.start, args.adapted, args.alpha, args.out))
+    try:
+        print(average_readers(args.start, args.adapted, args.alpha, args.out))
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     return 0
 
 

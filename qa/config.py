@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="passages the reader reads per question")
     max_answers: int = Field(3, ge=1, le=20)
     answer_threshold: float | None = Field(
-        None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the reader's validation threshold"
+        None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the answer decision's threshold"
     )
     decision_file: Path | None = Field(
         None, description="answer decision (JSON); default: answer_decision.json beside the reader, else its calibration"

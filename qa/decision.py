@@ -100,13 +100,13 @@ def span_has_type(span: str, kind: str) -> bool:
     return False
 
 
-def _sentence_window(passage: str, start: int, end: int) -> str:
-    """The sentence holding passage[start:end] and one sentence either side."""
+def _sentence_window(passage: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets of the sentence holding passage[start:end] with one sentence either side."""
     bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(passage)] + [len(passage)]
     holding = next((i for i in range(len(bounds) - 1) if bounds[i] <= start < bounds[i + 1]), 0)
     first = bounds[max(0, holding - 1)]
     last = bounds[min(len(bounds) - 1, holding + 2)]
-    return passage[first:last]
+    return first, max(last, end)
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,9 @@ def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks
     rows = []
     for span in spans:
         passage = passages[span.passage_index]
-        window = _sentence_window(passage, span.start, span.end)
+        first, last = _sentence_window(passage, span.start, span.end)
         # Question words around the span, not in it: the span answers, its context matches the question.
-        context = content_words(window[: window.find(span.text)] + " " + window[window.find(span.text) + len(span.text):]
-                                if span.text in window else window)
+        context = content_words(passage[first : span.start] + " " + passage[span.end : last])
         answer_words = content_words(span.text)
         key = normalize_answer(span.text)
         has_type = span_has_type(span.text, kind) if kind else False
@@ -178,7 +177,14 @@ class DecisionModel(BaseModel):
         if unknown:
             raise ValueError(f"unknown decision features {unknown}; known: {list(FEATURES)}")
         if len(self.weights) != len(self.features):
-            raise ValueError("one weight per feature is needed")
+            raise ValueError("weights: one per feature is needed")
+        for name in ("means", "scales"):
+            if getattr(self, name) and len(getattr(self, name)) != len(self.features):
+                raise ValueError(f"{name}: one per feature is needed (or none)")
+        if any(not s > 0 for s in self.scales):
+            raise ValueError("scales: every scale must be positive")
+        if not all(math.isfinite(w) for w in [*self.weights, self.intercept]):
+            raise ValueError("weights and intercept must be finite numbers")
 
     def probability(self, features: dict[str, float]) -> float:
         means = self.means or [0.0] * len(self.features)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.config import Settings
+from qa.dates import resolve, sentence_around
 from qa.decision import DECISION_FILE, DecisionModel, span_features
 from qa.embedder import Embedder
 from qa.index import CorpusIndex, IndexMissingError, build_index, load_index, read_manifest, staleness
@@ -19,7 +20,7 @@ from qa.metrics import normalize_answer
 from qa.reader.model import ExtractedSpan, Reader, ReaderLoadError, packaged_reader_dir
 from qa.retriever import HybridRetriever
 from qa.retriever import RetrievedPassage as RetrievedHit
-from qa.schemas import Answer, Citation, QAResponse, RetrievedPassage
+from qa.schemas import Answer, Citation, QAResponse, ResolvedDate, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,9 @@ class QAPipeline:
             document = self.index.documents[candidate.doc_id]
             # The invariant every client relies on: the answer is the document's own text at these offsets.
             assert document.text[candidate.doc_start : candidate.doc_end] == candidate.text
+            # A date in the answer, read against the article's date and the tense of its sentence.
+            when = resolve(candidate.text, document.date,
+                           sentence_around(document.text, candidate.doc_start, candidate.doc_end))
             answers.append(
                 Answer(
                     text=candidate.text, score=round(candidate.probability, 4),
@@ -235,6 +239,9 @@ class QAPipeline:
                         passage=passage.text, passage_start=passage.start, passage_end=passage.end,
                         answer_start=candidate.doc_start, answer_end=candidate.doc_end,
                     ),
+                    when=ResolvedDate(start=when.start.isoformat(), end=when.end.isoformat(), granularity=when.granularity,
+                                      resolved_from=when.resolved_from, label=when.label, basis=when.basis)
+                    if when else None,
                 )
             )
         return answers

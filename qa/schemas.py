@@ -19,10 +19,23 @@ class Citation(BaseModel):
     answer_end: int
 
 
+class ResolvedDate(BaseModel):
+    """The calendar range a date expression in the answer means, read against its article's date."""
+
+    start: str = Field(description="first day, YYYY-MM-DD")
+    end: str = Field(description="last day, YYYY-MM-DD")
+    granularity: str = Field(description="day, week, month, season, year or range")
+    resolved_from: str = Field(description="the words resolved, verbatim from the answer")
+    label: str = Field(description="the range in words, e.g. 'July 2025'")
+    basis: str = Field(description="what it was resolved against, e.g. 'article date 2025-10-23'")
+
+
 class Answer(BaseModel):
     text: str = Field(description="copied verbatim from the document: text == document[answer_start:answer_end]")
     score: float = Field(ge=0.0, le=1.0, description="calibrated probability that the answer is right")
     citation: Citation
+    when: ResolvedDate | None = Field(
+        None, description="when the answer is or holds a date expression and its article has a date: its resolution")
 
 
 class RetrievedPassage(BaseModel):

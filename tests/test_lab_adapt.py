@@ -23,6 +23,9 @@ def test_news_train_examples_use_train_articles_only_with_answers_at_their_offse
     for e in positives:
         text, start = e.answers[0]
         assert e.context[start : start + len(text)] == text
+        # The labelled mention is the one inside an evidence sentence, not an earlier use of the same words.
+        evidence = [ev for ev in gold[e.qid.rsplit("-", 1)[0]].evidence if ev in e.context]
+        assert any(e.context.find(ev) <= start and start + len(text) <= e.context.find(ev) + len(ev) for ev in evidence)
         assert e.context in news.documents[e.title].text
     for e in negatives:
         question = gold[e.qid.rsplit("-", 1)[0]]
@@ -67,3 +70,6 @@ def test_weight_average_interpolates_and_refuses_other_architectures(tmp_path):
         average_readers(start, adapted, 0.5, tmp_path / "mix2")
     with pytest.raises(ValueError, match="alpha"):
         average_readers(start, adapted, 1.5, tmp_path / "mix3")
+    with pytest.raises(ValueError, match="would overwrite the reader"):
+        average_readers(start, adapted, 0.5, adapted)
+    assert (adapted / "model.safetensors").exists()

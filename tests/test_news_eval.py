@@ -59,7 +59,19 @@ def test_checker_refuses_a_question_in_the_other_split(tmp_path):
     row["split"] = "train" if row["split"] == "validation" else "validation"
     lines[0] = json.dumps(row, ensure_ascii=False)
     (copy / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert any("questions.jsonl:1" in p and "split" in p for p in check_news_set(load_news_set(copy)))
+    with pytest.raises(NewsSetError, match=r"questions.jsonl:1 \(.*\): split"):
+        load_news_set(copy)
+
+
+def test_blank_answers_are_refused(tmp_path):
+    copy = _copy_set(tmp_path)
+    lines = (copy / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    number, row = next((i, json.loads(line)) for i, line in enumerate(lines) if json.loads(line)["answerable"])
+    row["answers"].append("  ")
+    lines[number] = json.dumps(row, ensure_ascii=False)
+    (copy / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(NewsSetError, match=rf"questions.jsonl:{number + 1}: answers"):
+        load_news_set(copy)
 
 
 def test_malformed_question_line_is_named(tmp_path):

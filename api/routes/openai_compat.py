@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -63,7 +64,11 @@ def render_answers(response: QAResponse) -> str:
 
 def _render(item: Answer) -> str:
     source = item.citation.title + (f", {item.citation.date}" if item.citation.date else "")
-    return f"{item.text} (source: {source})"
+    when = ""
+    if item.when and item.citation.date:
+        published = date.fromisoformat(item.citation.date)
+        when = f" ({item.when.label}, from an article of {published.day} {published.strftime('%B %Y')})"
+    return f"{item.text}{when} (source: {source})"
 
 
 def _citations(response: QAResponse) -> list[dict]:
