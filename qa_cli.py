@@ -221,15 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run an evaluation and write reports (qa eval TARGET --help)")
     evals = p.add_subparsers(dest="target", required=True)
 
-    def decision_option(p):
-        p.add_argument("--decision", type=Path, help="answer decision JSON (default: the one beside the reader)")
+    def model_options(p, decision: bool = True):
+        """The reader an evaluation runs (--model, runtime, int8) and, where answers are decided, --decision."""
+        p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
+        reader_options(p)
+        if decision:
+            p.add_argument("--decision", type=Path, help="answer decision JSON (default: the one beside the reader)")
 
     p = evals.add_parser("seed", help="the seed-article questions end to end (the test set)")
     corpus_options(p)
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (JSONL)")
-    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
-    reader_options(p)
-    decision_option(p)
+    model_options(p)
     p.add_argument("--top-k", type=int, help="passages read per question")
     p.add_argument("--out", default="eval/reports/seed", help="report folder")
     p.set_defaults(func=cmd_eval_seed)
@@ -239,9 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)")
     p.add_argument("--split", choices=["validation", "train", "all"], default="validation")
     p.add_argument("--limit", type=_positive_int, help="a fixed slice of at most this many questions per split")
-    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
-    reader_options(p)
-    decision_option(p)
+    model_options(p)
     p.add_argument("--fit-decision", metavar="FILE",
                    help="fit the answer decision on news validation, compare feature sets, write it to FILE")
     p.add_argument("--top-k", type=int, help="passages read per question")
@@ -254,8 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = evals.add_parser("reader", help="the reader alone on held-out SQuAD 2.0 articles (gold paragraph)")
     p.add_argument("--squad-dir", default="../shared/data/squad", help="folder of the SQuAD dev sets")
-    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
-    reader_options(p)
+    model_options(p, decision=False)
     p.add_argument("--limit", type=int, help="score at most this many questions")
     p.add_argument("--out", default="eval/reports/reader", help="report folder")
     p.set_defaults(func=cmd_eval_reader)
@@ -267,9 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", choices=["2.0", "1.1"], default=None)
     p.add_argument("--limit", type=int, help="score at most this many questions")
     p.add_argument("--all-articles", action="store_true", help="score every article, not only held-out ones")
-    p.add_argument("--model", type=Path, help="reader folder (default: the shipped reader)")
-    reader_options(p)
-    decision_option(p)
+    model_options(p)
     p.add_argument("--out", default="eval/reports/squad", help="report folder")
     p.set_defaults(func=cmd_eval_squad)
 

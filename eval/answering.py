@@ -4,11 +4,12 @@ answered (and what it would have answered at any threshold), and summarise."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
-from eval.report import percentiles
+from eval.report import percentiles, plot_threshold_curve
 from qa.metrics import best_threshold, score_prediction, score_question
 from qa.pipeline import QAPipeline
 
@@ -110,6 +111,15 @@ def at_threshold(per_question: list[dict[str, Any]], threshold: float) -> tuple[
     abstained = sum(q["best_span_score"] < threshold for q in unanswerable) / max(1, len(unanswerable))
     overall = (f1 * len(answerable) + abstained * len(unanswerable)) / max(1, len(per_question))
     return f1, abstained, overall
+
+
+def plot_answer_threshold(path: Path, per_question: list[dict[str, Any]], threshold: float) -> Path:
+    """Answerable F1 and unanswerable abstention against the answer threshold, with the one in use marked."""
+    grid = [i / 50 for i in range(51)]
+    curve = [at_threshold(per_question, t) for t in grid]
+    return plot_threshold_curve(path, grid, [100 * c[0] for c in curve], [c[1] for c in curve], threshold,
+                                "answer score threshold", f1_label="answerable F1 (%)",
+                                abstain_label="unanswerable abstained (%)")
 
 
 def misses_table(per_question: list[dict[str, Any]]) -> str:

@@ -21,7 +21,7 @@ from eval.news import question_rows
 from eval.news_set import NewsSet, NewsSetError
 from eval.report import markdown_table, write_json, write_markdown
 from qa.decision import FEATURES, DecisionModel
-from qa.metrics import best_threshold, score_prediction, score_question
+from qa.metrics import best_threshold, score_prediction
 from qa.pipeline import QAPipeline
 
 log = logging.getLogger(__name__)
@@ -80,21 +80,19 @@ def _fit(questions: Sequence[QuestionSpans], names: Sequence[str], c: float):
 
 
 def _top(questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray]) -> list:
-    """ScoredQuestion per question from its most probable span (no_answer_score = -probability)."""
+    """One record per question from its most probable span (no_answer_score = -probability); a question with
+    no span scores as an abstention whatever the threshold (probability 0, F1 0)."""
     items = []
     for q, p in zip(questions, probabilities):
-        if len(p) == 0:
-            items.append(score_question(q.qid, "", 0.0, ["x"] if q.answerable else []))
-            continue
-        best = int(np.argmax(p))
-        # score_question wants texts; the F1 is already known, so encode it through a stand-in.
-        items.append(_Scored(q.qid, q.answerable, -float(p[best]), float(q.f1[best])))
+        best = int(np.argmax(p)) if len(p) else None
+        items.append(_Scored(q.qid, q.answerable, -float(p[best]) if best is not None else 0.0,
+                             float(q.f1[best]) if best is not None else 0.0))
     return items
 
 
 @dataclass(frozen=True)
 class _Scored:
-    """ScoredQuestion-compatible record with a known F1 (metrics.best_threshold reads these fields)."""
+    """A question's outcome with its F1 already known (the fields metrics.best_threshold reads)."""
 
     qid: str
     has_answer: bool
@@ -144,6 +142,20 @@ def _folds(questions: Sequence[QuestionSpans]) -> list[int]:
     return [fold_of[q.article] for q in questions]
 
 
+def _select(questions: Sequence[QuestionSpans], names: Sequence[str]):
+    """Fit each regularisation strength on `questions`, choose each fit's threshold there, and keep the fit with
+    the best overall F1 (the first on ties). Returns (figures, (weights, intercept, means, scales), threshold, C)."""
+    best = None
+    for c in REGULARISATION:
+        params = _fit(questions, names, c)
+        items = _top(questions, _probabilities(questions, names, *params))
+        threshold = _choose_threshold(items)
+        figures = _figures(items, threshold)
+        if best is None or figures["overall_f1"] > best[0]["overall_f1"]:
+            best = (figures, params, threshold, c)
+    return best
+
+
 def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> dict[str, float]:
     folds = _folds(questions)
     held_out_items: list[_Scored] = []
@@ -151,16 +163,8 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
     for fold in range(FOLDS):
         train = [q for q, f in zip(questions, folds) if f != fold]
         test = [q for q, f in zip(questions, folds) if f == fold]
-        # Regularisation chosen on the training folds' own overall F1.
-        best = None
-        for c in REGULARISATION:
-            params = _fit(train, names, c)
-            items = _top(train, _probabilities(train, names, *params))
-            threshold = _choose_threshold(items)
-            score = _figures(items, threshold)["overall_f1"]
-            if best is None or score > best[0]:
-                best = (score, params, threshold)
-        _, params, threshold = best
+        # Regularisation and threshold chosen on the training folds alone.
+        _, params, threshold, _ = _select(train, names)
         test_items = _top(test, _probabilities(test, names, *params))
         held_out_items += [_Scored(i.qid, i.has_answer, i.no_answer_score + threshold, i.f1_if_answered) for i in test_items]
         held_out_thresholds.append(threshold)
@@ -201,15 +205,7 @@ def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_pa
     chosen = best_other if gain >= MIN_GAIN else simplest
     names = FEATURE_SETS[chosen]
     # Final fit on the whole validation split: regularisation and threshold chosen there.
-    best = None
-    for c in REGULARISATION:
-        params = _fit(questions, names, c)
-        items = _top(questions, _probabilities(questions, names, *params))
-        threshold = _choose_threshold(items)
-        figures = _figures(items, threshold)
-        if best is None or figures["overall_f1"] > best[0]["overall_f1"]:
-            best = (figures, params, threshold, c)
-    figures, (weights, intercept, means, scales), threshold, c = best
+    figures, (weights, intercept, means, scales), threshold, c = _select(questions, names)
     decision = DecisionModel(
         features=list(names), weights=[float(w) for w in weights], intercept=intercept,
         means=[float(m) for m in means], scales=[float(s) for s in scales], threshold=threshold,

@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eval.answering import answer_questions, at_threshold, misses_table, summarise, summary_rows
+from eval.answering import answer_questions, misses_table, plot_answer_threshold, summarise, summary_rows
 from eval.news_set import NewsSet
-from eval.report import markdown_table, plot_threshold_curve, write_json, write_markdown
+from eval.report import markdown_table, write_json, write_markdown
 from qa.config import Settings
 from qa.pipeline import QAPipeline
 
@@ -52,11 +52,7 @@ def evaluate_news(pipeline: QAPipeline, news: NewsSet, out_dir: Path, splits: tu
                        articles=len({q["gold_doc"] for q in per_question}))
         report["summary"][split] = summary
         report["questions"][split] = per_question
-        grid = [i / 50 for i in range(51)]
-        curve = [at_threshold(per_question, t) for t in grid]
-        plot_threshold_curve(out_dir / f"news_{split}_threshold.png", grid, [100 * c[0] for c in curve],
-                             [c[1] for c in curve], pipeline.answer_threshold, "answer score threshold",
-                             f1_label="answerable F1 (%)", abstain_label="unanswerable abstained (%)")
+        plot_answer_threshold(out_dir / f"news_{split}_threshold.png", per_question, pipeline.answer_threshold)
         note = (" (training data for fine-tuning: not a result)" if split == "train" else "")
         sections += [
             (f"{split}{note}", markdown_table(summary_rows(summary))),

@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eval.answering import answer_questions, at_threshold, misses_table, summarise, summary_rows
-from eval.report import markdown_table, plot_threshold_curve, write_json, write_markdown
+from eval.answering import answer_questions, misses_table, plot_answer_threshold, summarise, summary_rows
+from eval.report import markdown_table, write_json, write_markdown
 from qa.pipeline import QAPipeline
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,7 @@ def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: i
     report = {"summary": summary, "questions": per_question}
     out_dir = Path(out_dir)
     write_json(out_dir / "seed_eval.json", report)
-    grid = [i / 50 for i in range(51)]
-    curve = [at_threshold(per_question, t) for t in grid]
-    plot_threshold_curve(out_dir / "seed_threshold.png", grid, [100 * c[0] for c in curve], [c[1] for c in curve],
-                         pipeline.answer_threshold, "answer score threshold",
-                         f1_label="answerable F1 (%)", abstain_label="unanswerable abstained (%)")
+    plot_answer_threshold(out_dir / "seed_threshold.png", per_question, pipeline.answer_threshold)
     write_markdown(out_dir / "seed_eval.md", "Seed-article evaluation", [
         ("Summary", markdown_table(summary_rows(summary))),
         ("Misses", misses_table(per_question)),
