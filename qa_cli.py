@@ -21,9 +21,17 @@ def _settings(args):
 
     overrides = {}
     # Command-line flags override QA_* environment settings; a flag a subcommand lacks leaves the setting alone.
-    for name, setting in (("corpus_dir", "corpus_dir"), ("index_dir", "index_dir"), ("host", "host"), ("port", "port"),
-                          ("top_k", "top_k"), ("model", "reader_model"), ("backend", "reader_backend"),
-                          ("int8", "reader_int8"), ("decision", "decision_file")):
+    for name, setting in (
+        ("corpus_dir", "corpus_dir"),
+        ("index_dir", "index_dir"),
+        ("host", "host"),
+        ("port", "port"),
+        ("passages_read", "passages_read"),
+        ("model", "reader_model"),
+        ("backend", "reader_backend"),
+        ("int8", "reader_int8"),
+        ("decision", "decision_file"),
+    ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[setting] = value
@@ -32,16 +40,10 @@ def _settings(args):
 
 def cmd_index(args) -> int:
     from qa.embedder import Embedder
-    from qa.index import build_index
-    from qa.ingest import load_corpus
+    from qa.index import ensure_index
 
     settings = _settings(args)
-    corpus = load_corpus(settings.corpus_dir)
-    manifest = build_index(
-        corpus, settings.index_dir, Embedder(settings.embedding_model), corpus_dir=settings.corpus_dir,
-        sentences=settings.passage_sentences, overlap=settings.passage_overlap,
-        max_chars=settings.passage_max_chars, index_type=settings.index_type,
-    )
+    manifest = ensure_index(settings, Embedder(settings.embedding_model), force=True).manifest
     print(f"indexed {manifest.documents} documents as {manifest.passages} passages into {settings.index_dir}")
     for reason in manifest.skipped_files:
         print(f"skipped {reason}", file=sys.stderr)
@@ -52,7 +54,7 @@ def cmd_ask(args) -> int:
     from qa.pipeline import QAPipeline
 
     pipeline = QAPipeline.from_settings(_settings(args))
-    response = pipeline.ask(args.question, top_k=args.top_k)
+    response = pipeline.ask(args.question, args.passages_read)
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
@@ -74,8 +76,9 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args)
     configure_logging()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=30)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=30
+    )
     return 0
 
 
@@ -83,7 +86,9 @@ def cmd_eval_seed(args) -> int:
     from eval.seed import evaluate_seed
     from qa.pipeline import QAPipeline
 
-    report = evaluate_seed(QAPipeline.from_settings(_settings(args)), Path(args.file), Path(args.out), args.top_k)
+    report = evaluate_seed(
+        QAPipeline.from_settings(_settings(args)), Path(args.file), Path(args.out), args.passages_read
+    )
     return _print_report(report["summary"], args.out)
 
 
@@ -97,11 +102,19 @@ def cmd_eval_news(args) -> int:
     if args.fit_decision:
         from eval.decision_fit import fit_decision
 
-        result = fit_decision(QAPipeline.from_settings(settings), news, Path(args.out), Path(args.fit_decision),
-                              top_k=args.top_k, limit=args.limit)
+        result = fit_decision(
+            QAPipeline.from_settings(settings),
+            news,
+            Path(args.out),
+            Path(args.fit_decision),
+            passages_read=args.passages_read,
+            limit=args.limit,
+        )
         return _print_report(result, args.out)
     splits = ("validation", "train") if args.split == "all" else (args.split,)
-    report = evaluate_news(QAPipeline.from_settings(settings), news, Path(args.out), splits, args.top_k, args.limit)
+    report = evaluate_news(
+        QAPipeline.from_settings(settings), news, Path(args.out), splits, args.passages_read, args.limit
+    )
     return _print_report(report["summary"], args.out)
 
 
@@ -129,18 +142,27 @@ def cmd_eval_reader(args) -> int:
 def cmd_eval_squad(args) -> int:
     from eval.squad_open import evaluate_squad_open
 
-    result = evaluate_squad_open(Path(args.file), Path(args.out), version=args.version, limit=args.limit,
-                                 all_articles=args.all_articles, squad_dir=Path(args.squad_dir),
-                                 index_dir=args.index_dir, settings=_settings(args))
+    result = evaluate_squad_open(
+        Path(args.file),
+        Path(args.out),
+        version=args.version,
+        limit=args.limit,
+        all_articles=args.all_articles,
+        squad_dir=Path(args.squad_dir),
+        index_dir=args.index_dir,
+        settings=_settings(args),
+    )
     return _print_report(result["summary"], args.out)
 
 
 def cmd_eval_answerability(args) -> int:
-    from eval.answerability_probe import run_probe
+    from lab.answerability_probe import run_probe
     from qa.reader.model import Reader
 
     # The probe reads hidden states, which only the PyTorch runtime gives: fp32 on the CPU.
-    result = run_probe(Reader.load(args.model, device="cpu", backend="torch"), Path(args.squad_dir), Path(args.out), args.limit)
+    result = run_probe(
+        Reader.load(args.model, device="cpu", backend="torch"), Path(args.squad_dir), Path(args.out), args.limit
+    )
     return _print_report({k: v for k, v in result.items() if k != "limit"}, args.out)
 
 
@@ -156,28 +178,45 @@ def _reader(args, model_dir: Path | None, device: str | None = None):
     from qa.reader.model import Reader
 
     settings = Settings()
-    overrides = {"reader_model": model_dir or settings.reader_model, "reader_int8": settings.reader_int8 if args.int8 is None else args.int8,
-                 "reader_backend": args.backend or settings.reader_backend}
+    overrides = {
+        "reader_model": model_dir or settings.reader_model,
+        "reader_int8": settings.reader_int8 if args.int8 is None else args.int8,
+        "reader_backend": args.backend or settings.reader_backend,
+    }
     return Reader.from_settings(settings.model_copy(update=overrides), device=device)
 
 
 def cmd_bench(args) -> int:
-    from eval.bench import bench_api, bench_reader
+    from bench.benchmarks import bench_api, bench_reader
 
     if args.target == "reader":
-        result = bench_reader(_reader(args, None, device="cpu"), passages=args.passages, words=args.words,
-                              runs=args.runs, squad_dir=Path(args.squad_dir))
+        result = bench_reader(
+            _reader(args, None, device="cpu"),
+            passages=args.passages,
+            words=args.words,
+            runs=args.runs,
+            squad_dir=Path(args.squad_dir),
+        )
     else:
-        result = bench_api(url=args.url, concurrency=args.concurrency, duration_s=args.duration,
-                           max_requests=args.requests, api_key=args.api_key)
+        result = bench_api(
+            url=args.url,
+            concurrency=args.concurrency,
+            duration_s=args.duration,
+            max_requests=args.requests,
+            api_key=args.api_key,
+        )
     print(json.dumps(result, indent=2))
     return 0 if result.get("errors", 0) == 0 and result.get("wrong_answers", 0) == 0 else 1
 
 
 def cmd_train_reader(args, rest: list[str]) -> int:
-    from qa.reader.train import main as train_main
+    from lab.train_reader import main as train_main
 
     return train_main(rest)
+
+
+# Optional dependencies of the parts above the served path (pyproject.toml extras).
+_EXTRAS = {"matplotlib": "eval", "sklearn": "eval,lab", "httpx": "bench"}
 
 
 def _positive_int(text: str) -> int:
@@ -197,9 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--index-dir", type=Path, help="index folder (default: index/ or QA_INDEX_DIR)")
 
     def reader_options(p):
-        p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default: QA_READER_BACKEND or onnx)")
-        p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
-                       help="int8-quantised reader weights (default: QA_READER_INT8, on)")
+        p.add_argument(
+            "--backend", choices=["onnx", "torch"], help="reader runtime (default: QA_READER_BACKEND or onnx)"
+        )
+        p.add_argument(
+            "--int8",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="int8-quantised reader weights (default: QA_READER_INT8, on)",
+        )
 
     p = sub.add_parser("index", help="build the index from the corpus folder")
     corpus_options(p)
@@ -208,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question")
     corpus_options(p)
     p.add_argument("question")
-    p.add_argument("--top-k", type=int)
+    p.add_argument("--passages", "--top-k", dest="passages_read", type=_positive_int, help="passages read")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_ask)
 
@@ -232,19 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_options(p)
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="eval set (JSONL)")
     model_options(p)
-    p.add_argument("--top-k", type=int, help="passages read per question")
+    p.add_argument("--passages", "--top-k", dest="passages_read", type=_positive_int, help="passages read per question")
     p.add_argument("--out", default="eval/reports/seed", help="report folder")
     p.set_defaults(func=cmd_eval_seed)
 
     p = evals.add_parser("news", help="the news development set end to end, one index of all its articles")
     p.add_argument("--set", default="eval/news", help="news set folder")
-    p.add_argument("--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)")
+    p.add_argument(
+        "--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)"
+    )
     p.add_argument("--split", choices=["validation", "train", "all"], default="validation")
     p.add_argument("--limit", type=_positive_int, help="a fixed slice of at most this many questions per split")
     model_options(p)
-    p.add_argument("--fit-decision", metavar="FILE",
-                   help="fit the answer decision on news validation, compare feature sets, write it to FILE")
-    p.add_argument("--top-k", type=int, help="passages read per question")
+    p.add_argument(
+        "--fit-decision",
+        metavar="FILE",
+        help="fit the answer decision on news validation, compare feature sets, write it to FILE",
+    )
+    p.add_argument("--passages", "--top-k", dest="passages_read", type=_positive_int, help="passages read per question")
     p.add_argument("--out", default="eval/reports/news", help="report folder")
     p.set_defaults(func=cmd_eval_news)
 
@@ -291,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("train-reader", help="train the reader (see python -m qa.reader.train --help)", add_help=False)
+    p = sub.add_parser("train-reader", help="train the reader (see python -m lab.train_reader --help)", add_help=False)
     p.set_defaults(func=None)
     return parser
 
@@ -305,17 +355,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from eval.news_set import NewsSetError
     from eval.seed import EvalSetError
+    from eval.squad_data import DatasetError
     from qa.index import IndexProblem
     from qa.ingest import CorpusError
-    from qa.pipeline import IndexStaleError
-    from qa.reader.data import DatasetError
-    from qa.reader.model import ReaderLoadError
+    from qa.reader.settings import ReaderLoadError
 
     try:
         return args.func(args)
-    except (CorpusError, IndexProblem, IndexStaleError, DatasetError, EvalSetError, NewsSetError,
-            ReaderLoadError) as exc:
+    except (CorpusError, IndexProblem, DatasetError, EvalSetError, NewsSetError, ReaderLoadError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"qa: error: this command needs {exc.name}: pip install -e '.[{extra}]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -6,13 +6,14 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Callable
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware, request_id_var
-from api.routes import ask, health, openai_compat, web
+from api.routes import admin, ask, health, openai_compat, web
 from api.service import AnsweringService
 from qa import __version__
 from qa.config import Settings, get_settings
@@ -68,10 +69,6 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         return _error(422, _describe_validation(exc))
@@ -81,19 +78,21 @@ def create_app(
         log.exception("unexpected error")
         return _error(500, "internal error; the request id identifies it in the logs")
 
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
+    # Starlette's HTTPException is FastAPI's base: one handler covers routing errors (404, 405) and ours.
     @app.exception_handler(StarletteHTTPException)
-    async def starlette_error(request: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException):
         return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     app.include_router(health.router)
+    app.include_router(admin.router)
     app.include_router(ask.router)
     app.include_router(openai_compat.router)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)

@@ -52,13 +52,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "qa_request_seconds", "Request latency", ["route"], registry=self.registry,
+            "qa_request_seconds",
+            "Request latency",
+            ["route"],
+            registry=self.registry,
             buckets=(0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
-        self.requests = Counter("qa_requests_total", "Requests by route and status", ["route", "status"], registry=self.registry)
-        self.outcomes = Counter("qa_answers_total", "Questions answered vs abstained", ["outcome"], registry=self.registry)
+        self.requests = Counter(
+            "qa_requests_total", "Requests by route and status", ["route", "status"], registry=self.registry
+        )
+        self.outcomes = Counter(
+            "qa_answers_total", "Questions answered vs abstained", ["outcome"], registry=self.registry
+        )
         self.batch_size = Histogram(
-            "qa_batch_questions", "Questions answered together in one model pass", registry=self.registry,
+            "qa_batch_questions",
+            "Questions answered together in one model pass",
+            registry=self.registry,
             buckets=(1, 2, 4, 8, 16, 32, 64),
         )
         self.index_passages = Gauge("qa_index_passages", "Passages in the loaded index", registry=self.registry)
@@ -114,17 +123,29 @@ class RequestContextMiddleware:
         self.metrics.latency.labels(label).observe(elapsed)
         self.metrics.requests.labels(label, str(status_holder["status"])).inc()
         log.info(
-            "%s %s -> %s", scope.get("method"), route, status_holder["status"],
+            "%s %s -> %s",
+            scope.get("method"),
+            route,
+            status_holder["status"],
             extra={"fields": {"status": status_holder["status"], "ms": round(elapsed * 1000, 1), "path": route}},
         )
         request_id_var.reset(token)
 
     async def _too_large(self, send, request_id: str) -> None:
-        body = json.dumps({
-            "error": f"request body larger than {self.max_body_bytes} bytes", "status": 413, "request_id": request_id,
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": f"request body larger than {self.max_body_bytes} bytes",
+                "status": 413,
+                "request_id": request_id,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -134,5 +155,15 @@ class _BodyTooLarge(Exception):
 
 def _route_label(path: str) -> str:
     # Bounded label values: unknown paths share one label so metrics cannot be blown up by scanners.
-    known = ("/ask", "/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/models", "/docs", "/openapi.json", "/")
+    known = (
+        "/ask",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/v1/chat/completions",
+        "/v1/models",
+        "/docs",
+        "/openapi.json",
+        "/",
+    )
     return path if path in known else "other"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from qa.config import Settings
+from qa.index import ensure_index
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -38,7 +39,7 @@ class AnswerTimeout(RuntimeError):
 @dataclass
 class _Job:
     question: str
-    top_k: int | None
+    passages_read: int | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
     abandoned: bool = False  # the caller gave up (time limit): skip it if not started
@@ -78,8 +79,12 @@ class AnsweringService:
             log.error("service not ready: %s", self.error)
         else:
             self.pipeline, self.error = pipeline, None
-            log.info("service ready in %.1fs (%d passages; warm-up %.1fs)", time.perf_counter() - started,
-                     len(pipeline.index.passages), warm_s)
+            log.info(
+                "service ready in %.1fs (%d passages; warm-up %.1fs)",
+                time.perf_counter() - started,
+                len(pipeline.index.passages),
+                warm_s,
+            )
         finally:
             self.loading = False
 
@@ -113,6 +118,14 @@ class AnsweringService:
         threading.Thread(target=run, name="index-rebuild", daemon=True).start()
         return True
 
+    def reindex_in_background(self) -> bool:
+        """Rebuild the index from the corpus folder and swap it in under the loaded models (not reloaded).
+        Returns False when a rebuild is already running; NotReady before the first load."""
+        pipeline = self._require_pipeline()
+        return self.rebuild_in_background(
+            lambda: pipeline.with_index(ensure_index(self.settings, pipeline.models.embedder, force=True))
+        )
+
     def replace_pipeline(self, pipeline: QAPipeline) -> None:
         """Swap in a pipeline (e.g. over a rebuilt index); questions in flight finish on the old one."""
         self.pipeline, self.error = pipeline, None
@@ -131,10 +144,10 @@ class AnsweringService:
             raise NotReady(self.error or "the index and models are still loading")
         return pipeline
 
-    async def ask(self, question: str, top_k: int | None = None) -> QAResponse:
+    async def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
         self._require_pipeline()
         loop = asyncio.get_running_loop()
-        job = _Job(question, top_k, loop, loop.create_future())
+        job = _Job(question, passages_read, loop, loop.create_future())
         with self._lock:
             if self._stopping:
                 raise NotReady("the service is shutting down")
@@ -161,7 +174,7 @@ class AnsweringService:
             for job in list(self._queue):
                 if len(batch) >= self.settings.batch_max_questions:
                     break
-                if job.top_k == first.top_k:
+                if job.passages_read == first.passages_read:
                     self._queue.remove(job)
                     batch.append(job)
             return batch
@@ -181,7 +194,7 @@ class AnsweringService:
     def _answer(self, jobs: list[_Job]) -> None:
         try:
             pipeline = self._require_pipeline()
-            responses = pipeline.ask_many([job.question for job in jobs], jobs[0].top_k)
+            responses = pipeline.ask_many([job.question for job in jobs], jobs[0].passages_read)
         except Exception as exc:  # delivered to each caller, who turns it into an HTTP error
             for job in jobs:
                 _deliver(job, None, exc)

@@ -16,17 +16,18 @@ from qa.pipeline import QAPipeline
 RECALL_KS = (1, 3, 5)
 
 
-def answer_questions(pipeline: QAPipeline, rows: Iterable[dict[str, Any]], top_k: int | None = None,
-                     desc: str = "questions") -> list[dict[str, Any]]:
+def answer_questions(
+    pipeline: QAPipeline, rows: Iterable[dict[str, Any]], passages_read: int | None = None, desc: str = "questions"
+) -> list[dict[str, Any]]:
     """One result per row (`id`, `question`, `answers`, `evidence`, `answerable`, optional `doc_id`: the article
     the question is about). The pipeline answers as the service would; the best span whatever the threshold is
     kept too, for threshold curves and forced-answer figures."""
     rows = list(rows)
-    retrieval_k = max(max(RECALL_KS), top_k or pipeline.settings.top_k)
+    retrieval_k = max(max(RECALL_KS), passages_read or pipeline.settings.passages_read)
     results = []
     for row in tqdm(rows, desc=desc, unit="q"):
         started = time.perf_counter()
-        reading = pipeline.read(row["question"], top_k=top_k)
+        reading = pipeline.read(row["question"], passages_read)
         answers = pipeline.decide(reading)
         latency_ms = 1000 * (time.perf_counter() - started)
         retrieved = pipeline.retriever.retrieve(row["question"], retrieval_k)
@@ -34,27 +35,42 @@ def answer_questions(pipeline: QAPipeline, rows: Iterable[dict[str, Any]], top_k
         gold_doc = row.get("doc_id")
         scored = pipeline.score(reading)
         best = scored[0] if scored else None
-        best_f1 = score_prediction(best.span.text, row["answers"])[1] if best and row["answerable"] else 0.0
+        best_f1 = score_prediction(best.text, row["answers"])[1] if best and row["answerable"] else 0.0
         scores = [score_prediction(a.text, row["answers"]) for a in answers] if row["answerable"] else []
         em, f1 = scores[0] if scores else (0.0, 0.0)
         # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
         # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
         correct = [answer_f1 >= 0.5 for _, answer_f1 in scores]
         cited_all = [any(e in a.citation.passage for e in evidence) for a in answers] if row["answerable"] else []
-        first_hit = next((rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None)
+        first_hit = next(
+            (rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None
+        )
         article_hit = next((rank for rank, r in enumerate(retrieved, 1) if r.passage.doc_id == gold_doc), None)
-        results.append({
-            "id": row["id"], "question": row["question"], "answerable": row["answerable"],
-            "gold": row["answers"], "gold_doc": gold_doc,
-            "prediction": answers[0].text if answers else "", "score": answers[0].score if answers else None,
-            "predicted_doc": answers[0].citation.doc_id if answers else None,
-            "all_answers": [a.text for a in answers], "abstained": not answers,
-            "best_span": best.span.text if best else "", "best_span_score": best.probability if best else 0.0,
-            "best_span_f1": best_f1, "em": em, "f1": f1,
-            "citations_correct": [c for c, ok in zip(cited_all, correct) if ok], "citations_all_answers": cited_all,
-            "extra_wrong_answers": sum(not ok for ok in correct[1:]), "evidence_rank": first_hit,
-            "article_rank": article_hit, "latency_ms": latency_ms,
-        })
+        results.append(
+            {
+                "id": row["id"],
+                "question": row["question"],
+                "answerable": row["answerable"],
+                "gold": row["answers"],
+                "gold_doc": gold_doc,
+                "prediction": answers[0].text if answers else "",
+                "score": answers[0].score if answers else None,
+                "predicted_doc": answers[0].citation.doc_id if answers else None,
+                "all_answers": [a.text for a in answers],
+                "abstained": not answers,
+                "best_span": best.text if best else "",
+                "best_span_score": best.score if best else 0.0,
+                "best_span_f1": best_f1,
+                "em": em,
+                "f1": f1,
+                "citations_correct": [c for c, ok in zip(cited_all, correct) if ok],
+                "citations_all_answers": cited_all,
+                "extra_wrong_answers": sum(not ok for ok in correct[1:]),
+                "evidence_rank": first_hit,
+                "article_rank": article_hit,
+                "latency_ms": latency_ms,
+            }
+        )
     return results
 
 
@@ -72,8 +88,10 @@ def summarise(per_question: list[dict[str, Any]], threshold: float) -> dict[str,
     every_answer = [c for q in answerable for c in q["citations_all_answers"]]
     with_doc = [q for q in answered if q["gold_doc"]]
     overall = [q["f1"] if q["answerable"] else float(q["abstained"]) for q in per_question]
-    as_scored = [score_question(q["id"], q["best_span"], -q["best_span_score"], q["gold"] if q["answerable"] else [])
-                 for q in per_question]
+    as_scored = [
+        score_question(q["id"], q["best_span"], -q["best_span_score"], q["gold"] if q["answerable"] else [])
+        for q in per_question
+    ]
     best_t, best_f1 = best_threshold(as_scored)
     return {
         "questions": len(per_question),
@@ -88,17 +106,27 @@ def summarise(per_question: list[dict[str, Any]], threshold: float) -> dict[str,
         "citation_accuracy": _mean(all_citations) if all_citations else 1.0,
         "correct_answers_cited": len(all_citations),
         "evidence_in_passage_all_answers": _mean(every_answer) if every_answer else 1.0,
-        "right_article_cited": _mean([float(q["predicted_doc"] == q["gold_doc"]) for q in with_doc]) if with_doc else 1.0,
+        "right_article_cited": _mean([float(q["predicted_doc"] == q["gold_doc"]) for q in with_doc])
+        if with_doc
+        else 1.0,
         "extra_wrong_answers": sum(q["extra_wrong_answers"] for q in answerable),
         "answered_with_evidence_in_top_citation": _mean(
-            [float(bool(q["citations_all_answers"][:1] and q["citations_all_answers"][0])) for q in answered]),
-        "recall_at_k": {str(k): _mean([float(bool(q["evidence_rank"] and q["evidence_rank"] <= k)) for q in answerable])
-                        for k in RECALL_KS},
-        "article_recall_at_k": {str(k): _mean([float(bool(q["article_rank"] and q["article_rank"] <= k))
-                                               for q in answerable if q["gold_doc"]]) for k in RECALL_KS},
+            [float(bool(q["citations_all_answers"][:1] and q["citations_all_answers"][0])) for q in answered]
+        ),
+        "recall_at_k": {
+            str(k): _mean([float(bool(q["evidence_rank"] and q["evidence_rank"] <= k)) for q in answerable])
+            for k in RECALL_KS
+        },
+        "article_recall_at_k": {
+            str(k): _mean(
+                [float(bool(q["article_rank"] and q["article_rank"] <= k)) for q in answerable if q["gold_doc"]]
+            )
+            for k in RECALL_KS
+        },
         "latency_ms": percentiles([q["latency_ms"] for q in per_question]),
         "answer_threshold": threshold,
-        "best_threshold_here": min(1.0, max(0.0, -best_t)), "overall_f1_at_best_threshold_here": best_f1 / 100,
+        "best_threshold_here": min(1.0, max(0.0, -best_t)),
+        "overall_f1_at_best_threshold_here": best_f1 / 100,
     }
 
 
@@ -117,17 +145,28 @@ def plot_answer_threshold(path: Path, per_question: list[dict[str, Any]], thresh
     """Answerable F1 and unanswerable abstention against the answer threshold, with the one in use marked."""
     grid = [i / 50 for i in range(51)]
     curve = [at_threshold(per_question, t) for t in grid]
-    return plot_threshold_curve(path, grid, [100 * c[0] for c in curve], [c[1] for c in curve], threshold,
-                                "answer score threshold", f1_label="answerable F1 (%)",
-                                abstain_label="unanswerable abstained (%)")
+    return plot_threshold_curve(
+        path,
+        grid,
+        [100 * c[0] for c in curve],
+        [c[1] for c in curve],
+        threshold,
+        "answer score threshold",
+        f1_label="answerable F1 (%)",
+        abstain_label="unanswerable abstained (%)",
+    )
 
 
 def misses_table(per_question: list[dict[str, Any]]) -> str:
     misses = [
-        f"| {q['id']} | {q['question']} | {', '.join(q['gold']) or '(no answer)'} | {q['prediction'] or '(abstained)'} |"
-        for q in per_question if (q["answerable"] and q["f1"] < 1.0) or (not q["answerable"] and not q["abstained"])
+        f"| {q['id']} | {q['question']} | {', '.join(q['gold']) or '(no answer)'} "
+        f"| {q['prediction'] or '(abstained)'} |"
+        for q in per_question
+        if (q["answerable"] and q["f1"] < 1.0) or (not q["answerable"] and not q["abstained"])
     ]
-    return "\n".join(["| id | question | gold | predicted |", "| --- | --- | --- | --- |", *misses]) if misses else "none"
+    return (
+        "\n".join(["| id | question | gold | predicted |", "| --- | --- | --- | --- |", *misses]) if misses else "none"
+    )
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -37,8 +37,8 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "margin + answer type": ("margin", "type_match", "type_mismatch"),
     "all": FEATURES,
 }
-REGULARISATION = (0.1, 1.0, 10.0)
-MIN_GAIN = 0.01  # cross-validated overall F1 a richer feature set must add to be chosen  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
+REGULARISATION = (0.1, 1.0, 10.0)  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
+MIN_GAIN = 0.01  # cross-validated overall F1 a richer feature set must add to be chosen
 
 
 @dataclass
@@ -53,14 +53,21 @@ class QuestionSpans:
     shipped_probability: np.ndarray  # the running decision's probability per span (the baseline)
 
 
-def collect(pipeline: QAPipeline, rows: Sequence[dict[str, Any]], top_k: int | None = None) -> list[QuestionSpans]:
+def collect(
+    pipeline: QAPipeline, rows: Sequence[dict[str, Any]], passages_read: int | None = None
+) -> list[QuestionSpans]:
     found = []
     for row in tqdm(rows, desc="reading validation questions", unit="q"):
-        scored = pipeline.score(pipeline.read(row["question"], top_k=top_k))
-        features = np.array([[s.features[name] for name in FEATURES] for s in scored], dtype=float).reshape(-1, len(FEATURES))
-        f1 = np.array([score_prediction(s.span.text, row["answers"])[1] if row["answerable"] else 0.0 for s in scored])
-        found.append(QuestionSpans(row["id"], row["doc_id"], row["answerable"], features, f1,
-                                   np.array([s.probability for s in scored])))
+        scored = pipeline.score(pipeline.read(row["question"], passages_read))
+        features = np.array([[s.features[name] for name in FEATURES] for s in scored], dtype=float).reshape(
+            -1, len(FEATURES)
+        )
+        f1 = np.array([score_prediction(s.text, row["answers"])[1] if row["answerable"] else 0.0 for s in scored])
+        found.append(
+            QuestionSpans(
+                row["id"], row["doc_id"], row["answerable"], features, f1, np.array([s.score for s in scored])
+            )
+        )
     return found
 
 
@@ -85,8 +92,14 @@ def _top(questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray]
     items = []
     for q, p in zip(questions, probabilities):
         best = int(np.argmax(p)) if len(p) else None
-        items.append(_Scored(q.qid, q.answerable, -float(p[best]) if best is not None else 0.0,
-                             float(q.f1[best]) if best is not None else 0.0))
+        items.append(
+            _Scored(
+                q.qid,
+                q.answerable,
+                -float(p[best]) if best is not None else 0.0,
+                float(q.f1[best]) if best is not None else 0.0,
+            )
+        )
     return items
 
 
@@ -104,7 +117,7 @@ class _Scored:
         return float(self.f1_if_answered == 1.0)
 
 
-def _figures(items: Sequence[_Scored], threshold: float) -> dict[str, float]:
+def _figures(items: Sequence[_Scored], threshold: float) -> dict[str, Any]:
     """Figures when answering at probability >= threshold."""
     has = [i for i in items if i.has_answer]
     no = [i for i in items if not i.has_answer]
@@ -113,7 +126,8 @@ def _figures(items: Sequence[_Scored], threshold: float) -> dict[str, float]:
     abstain_no = sum(not answered(i) for i in no) / max(1, len(no))
     return {
         "overall_f1": (f1_has * len(has) + abstain_no * len(no)) / max(1, len(items)),
-        "answerable_f1": f1_has, "unanswerable_abstained": abstain_no,
+        "answerable_f1": f1_has,
+        "unanswerable_abstained": abstain_no,
         "answerable_abstained": sum(not answered(i) for i in has) / max(1, len(has)),
         "answerable_f1_forced": sum(i.f1_if_answered for i in has) / max(1, len(has)),
     }
@@ -166,7 +180,9 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
         # Regularisation and threshold chosen on the training folds alone.
         _, params, threshold, _ = _select(train, names)
         test_items = _top(test, _probabilities(test, names, *params))
-        held_out_items += [_Scored(i.qid, i.has_answer, i.no_answer_score + threshold, i.f1_if_answered) for i in test_items]
+        held_out_items += [
+            _Scored(i.qid, i.has_answer, i.no_answer_score + threshold, i.f1_if_answered) for i in test_items
+        ]
         held_out_thresholds.append(threshold)
     # Each held-out question was shifted by its own fold's threshold, so answering means shifted probability >= 0.
     figures = _figures(held_out_items, 0.0)
@@ -174,8 +190,14 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
     return figures
 
 
-def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_path: Path,
-                 top_k: int | None = None, limit: int | None = None) -> dict[str, Any]:
+def fit_decision(
+    pipeline: QAPipeline,
+    news: NewsSet,
+    out_dir: Path,
+    decision_path: Path,
+    passages_read: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     """Compare the feature sets, fit the chosen one on news validation (`limit`: a fixed slice, for tests) and
     write it to `decision_path`. Returns the comparison."""
     if not Path(decision_path).parent.is_dir():
@@ -183,16 +205,22 @@ def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_pa
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     rows = question_rows(news, "validation", limit)
     if len({r["doc_id"] for r in rows}) < FOLDS:
-        raise NewsSetError(f"fitting needs validation questions from at least {FOLDS} articles (one per fold); "
-                           f"got {len({r['doc_id'] for r in rows})}: raise --limit")
-    questions = collect(pipeline, rows, top_k)
+        raise NewsSetError(
+            f"fitting needs validation questions from at least {FOLDS} articles (one per fold); "
+            f"got {len({r['doc_id'] for r in rows})}: raise --limit"
+        )
+    questions = collect(pipeline, rows, passages_read)
     labels = {bool(f >= 0.5) for q in questions for f in q.f1}
     if labels != {True, False}:
-        raise NewsSetError("fitting needs both right and wrong candidate spans among the validation questions: raise --limit")
+        raise NewsSetError(
+            "fitting needs both right and wrong candidate spans among the validation questions: raise --limit"
+        )
     shipped_items = _top(questions, [q.shipped_probability for q in questions])
     results: dict[str, Any] = {
-        "running decision (no fitting)": {**_figures(shipped_items, pipeline.answer_threshold),
-                                          "fitted_on": pipeline.decision.fitted_on},
+        "running decision (no fitting)": {
+            **_figures(shipped_items, pipeline.answer_threshold),
+            "fitted_on": pipeline.decision.fitted_on,
+        },
     }
     for name, names in tqdm(FEATURE_SETS.items(), desc="feature sets (5-fold CV by article)"):
         results[name] = cross_validate(questions, names)
@@ -207,24 +235,52 @@ def fit_decision(pipeline: QAPipeline, news: NewsSet, out_dir: Path, decision_pa
     # Final fit on the whole validation split: regularisation and threshold chosen there.
     figures, (weights, intercept, means, scales), threshold, c = _select(questions, names)
     decision = DecisionModel(
-        features=list(names), weights=[float(w) for w in weights], intercept=intercept,
-        means=[float(m) for m in means], scales=[float(s) for s in scales], threshold=threshold,
-        fitted_on=f"news validation split ({len(questions)} questions, {len({q.article for q in questions})} articles), "
-                  f"feature set '{chosen}', C={c}, top_k={top_k or pipeline.settings.top_k}",
+        features=list(names),
+        weights=[float(w) for w in weights],
+        intercept=intercept,
+        means=[float(m) for m in means],
+        scales=[float(s) for s in scales],
+        threshold=threshold,
+        fitted_on=f"news validation split ({len(questions)} questions, "
+        f"{len({q.article for q in questions})} articles), "
+        f"feature set '{chosen}', C={c}, passages_read={passages_read or pipeline.settings.passages_read}",
         figures={"cross_validated": results[chosen], "fitted_split": figures},
     )
     decision.save(decision_path)
-    summary = {"chosen": chosen, "decision_file": str(decision_path), "threshold": threshold,
-               "validation_questions": len(questions), "results": results}
+    summary = {
+        "chosen": chosen,
+        "decision_file": str(decision_path),
+        "threshold": threshold,
+        "validation_questions": len(questions),
+        "results": results,
+    }
     out_dir = Path(out_dir)
     write_json(out_dir / "decision_fit.json", summary)
-    table = ["| decision | overall F1 | answerable F1 | answerable abstained | unanswerable abstained | forced F1 |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    table += [f"| {n} | {r['overall_f1']:.3f} | {r['answerable_f1']:.3f} | {r['answerable_abstained']:.3f} | "
-              f"{r['unanswerable_abstained']:.3f} | {r['answerable_f1_forced']:.3f} |" for n, r in results.items()]
-    write_markdown(out_dir / "decision_fit.md", "Answer decision fitted on news validation", [
-        ("Compared (5-fold cross-validation by article inside news validation)", "\n".join(table)),
-        ("Chosen", markdown_table([("feature set", chosen), ("threshold", threshold), ("C", c),
-                                   *[(f"weight {n}", w) for n, w in zip(names, weights)]])),
-    ])
+    table = [
+        "| decision | overall F1 | answerable F1 | answerable abstained | unanswerable abstained | forced F1 |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    table += [
+        f"| {n} | {r['overall_f1']:.3f} | {r['answerable_f1']:.3f} | {r['answerable_abstained']:.3f} | "
+        f"{r['unanswerable_abstained']:.3f} | {r['answerable_f1_forced']:.3f} |"
+        for n, r in results.items()
+    ]
+    write_markdown(
+        out_dir / "decision_fit.md",
+        "Answer decision fitted on news validation",
+        [
+            ("Compared (5-fold cross-validation by article inside news validation)", "\n".join(table)),
+            (
+                "Chosen",
+                markdown_table(
+                    [
+                        ("feature set", chosen),
+                        ("threshold", threshold),
+                        ("C", c),
+                        *[(f"weight {n}", w) for n, w in zip(names, weights)],
+                    ]
+                ),
+            ),
+        ],
+    )
     return summary

@@ -20,13 +20,16 @@ from qa.pipeline import QAPipeline
 log = logging.getLogger(__name__)
 
 
-
 def news_settings(news: NewsSet, base: Settings, index_dir: Path | None = None) -> Settings:
     """The service's settings pointed at the news set's articles, with an index of their own (reused while the
     articles and passage settings are unchanged)."""
-    return base.model_copy(update={
-        "corpus_dir": news.corpus_dir, "index_dir": index_dir or base.model_cache_dir / "news-index", "auto_build": True,
-    })
+    return base.model_copy(
+        update={
+            "corpus_dir": news.corpus_dir,
+            "index_dir": index_dir or base.model_cache_dir / "news-index",
+            "auto_build": True,
+        }
+    )
 
 
 def question_rows(news: NewsSet, split: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -35,28 +38,53 @@ def question_rows(news: NewsSet, split: str, limit: int | None = None) -> list[d
     if limit and limit < len(questions):
         step = len(questions) / limit
         questions = [questions[int(i * step)] for i in range(limit)]
-    return [{"id": q.id, "question": q.question, "answers": q.answers, "evidence": q.evidence,
-             "answerable": q.answerable, "doc_id": q.article, "split": q.split} for q in questions]
+    return [
+        {
+            "id": q.id,
+            "question": q.question,
+            "answers": q.answers,
+            "evidence": q.evidence,
+            "answerable": q.answerable,
+            "doc_id": q.article,
+            "split": q.split,
+        }
+        for q in questions
+    ]
 
 
-def evaluate_news(pipeline: QAPipeline, news: NewsSet, out_dir: Path, splits: tuple[str, ...] = ("validation",),
-                  top_k: int | None = None, limit: int | None = None) -> dict[str, Any]:
+def evaluate_news(
+    pipeline: QAPipeline,
+    news: NewsSet,
+    out_dir: Path,
+    splits: tuple[str, ...] = ("validation",),
+    passages_read: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"summary": {}, "questions": {}}
     sections = []
     for split in splits:
-        per_question = answer_questions(pipeline, question_rows(news, split, limit), top_k, desc=f"news {split}")
+        per_question = answer_questions(
+            pipeline, question_rows(news, split, limit), passages_read, desc=f"news {split}"
+        )
         summary = summarise(per_question, pipeline.answer_threshold)
-        summary.update(split=split, top_k=top_k or pipeline.settings.top_k, decision=pipeline.decision.fitted_on,
-                       articles=len({q["gold_doc"] for q in per_question}))
+        summary.update(
+            split=split,
+            passages_read=passages_read or pipeline.settings.passages_read,
+            decision=pipeline.decision.fitted_on,
+            articles=len({q["gold_doc"] for q in per_question}),
+        )
         report["summary"][split] = summary
         report["questions"][split] = per_question
         plot_answer_threshold(out_dir / f"news_{split}_threshold.png", per_question, pipeline.answer_threshold)
-        note = (" (training data for fine-tuning: not a result)" if split == "train" else "")
+        note = " (training data for fine-tuning: not a result)" if split == "train" else ""
         sections += [
             (f"{split}{note}", markdown_table(summary_rows(summary))),
-            (f"{split}: threshold", f"![answerable F1 and unanswerable abstention vs threshold](news_{split}_threshold.png)"),
+            (
+                f"{split}: threshold",
+                f"![answerable F1 and unanswerable abstention vs threshold](news_{split}_threshold.png)",
+            ),
             (f"{split}: misses", misses_table(per_question)),
         ]
     report["set"] = {"folder": str(news.folder), "limit": limit}

@@ -20,9 +20,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 
@@ -145,8 +143,10 @@ def load_news_set(folder: Path = NEWS_DIR) -> NewsSet:
             raise NewsSetError(f"{folder / 'questions.jsonl'}:{number}: unknown article {q.article!r}")
         if q.split != articles[q.article].split:
             # Structural: a question filed under the other split would leak a validation article into training.
-            raise NewsSetError(f"{folder / 'questions.jsonl'}:{number} ({q.id}): split {q.split!r} but its article "
-                               f"{q.article} is in {articles[q.article].split!r}")
+            raise NewsSetError(
+                f"{folder / 'questions.jsonl'}:{number} ({q.id}): split {q.split!r} but its article "
+                f"{q.article} is in {articles[q.article].split!r}"
+            )
     return NewsSet(folder, articles, questions, documents)
 
 

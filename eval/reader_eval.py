@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from eval.reader_scoring import score_reader
 from eval.report import markdown_table, plot_threshold_curve, write_json, write_markdown
+from eval.squad_data import ArticleSplit, test_examples
 from qa.metrics import evaluate_scored, threshold_curve
-from qa.reader.data import ArticleSplit, test_examples
 from qa.reader.model import Reader
 
 
@@ -21,14 +22,20 @@ def evaluate_reader(reader: Reader, squad_dir: Path, out_dir: Path, limit: int |
         step = max(1, len(examples) // limit)
         examples = examples[::step][:limit]
     started = time.perf_counter()
-    scored = reader.predict_examples(examples, progress=True)
+    scored = score_reader(reader, examples, progress=True)
     seconds = time.perf_counter() - started
     threshold = reader.settings.no_answer_threshold
     figures = evaluate_scored(scored, threshold)
     split = ArticleSplit.from_squad2_dev(Path(squad_dir))
     result = {
-        "data": {"file": str(Path(squad_dir) / "dev-v2.0.json.gz"), "articles": split.test_titles,
-                 "questions": len(scored), "slice": f"every {max(1, len(test_examples(Path(squad_dir))) // limit)}th, first {limit}" if limit else "all"},
+        "data": {
+            "file": str(Path(squad_dir) / "dev-v2.0.json.gz"),
+            "articles": split.test_titles,
+            "questions": len(scored),
+            "slice": f"every {max(1, len(test_examples(Path(squad_dir))) // limit)}th, first {limit}"
+            if limit
+            else "all",
+        },
         "validation_threshold": threshold,
         "at_validation_threshold": figures["at_threshold"],
         "best_threshold": figures["best_threshold"],
@@ -41,18 +48,35 @@ def evaluate_reader(reader: Reader, squad_dir: Path, out_dir: Path, limit: int |
     scores = sorted(s.no_answer_score for s in scored)
     grid = list(np.linspace(scores[0] - 1, scores[-1] + 1, 60)) if scores else []
     curve = threshold_curve(scored, grid)
-    plot_threshold_curve(out_dir / "reader_threshold.png", grid, [c["f1"] for c in curve],
-                         [c["abstain_rate"] for c in curve], threshold, "no-answer margin threshold")
-    at_t, at_best, forced = result["at_validation_threshold"], result["at_best_threshold"], result["forced_answer_has_ans"]
+    plot_threshold_curve(
+        out_dir / "reader_threshold.png",
+        grid,
+        [c["f1"] for c in curve],
+        [c["abstain_rate"] for c in curve],
+        threshold,
+        "no-answer margin threshold",
+    )
+    at_t, at_best, forced = (
+        result["at_validation_threshold"],
+        result["at_best_threshold"],
+        result["forced_answer_has_ans"],
+    )
     rows = [
         ("questions", len(scored)),
-        ("F1 at validation threshold", at_t["f1"]), ("EM at validation threshold", at_t["exact"]),
+        ("F1 at validation threshold", at_t["f1"]),
+        ("EM at validation threshold", at_t["exact"]),
         ("HasAns F1 at validation threshold", at_t.get("HasAns_f1", float("nan"))),
         ("NoAns accuracy at validation threshold", at_t.get("NoAns_f1", float("nan"))),
-        ("best-threshold F1", at_best["f1"]), ("HasAns F1 forced to answer", forced["f1"]),
+        ("best-threshold F1", at_best["f1"]),
+        ("HasAns F1 forced to answer", forced["f1"]),
         ("HasAns EM forced to answer", forced["exact"]),
     ]
-    write_markdown(out_dir / "reader_eval.md", "Reader on held-out SQuAD 2.0 articles (gold paragraph)", [
-        ("Figures", markdown_table(rows)), ("Articles", ", ".join(split.test_titles)),
-    ])
+    write_markdown(
+        out_dir / "reader_eval.md",
+        "Reader on held-out SQuAD 2.0 articles (gold paragraph)",
+        [
+            ("Figures", markdown_table(rows)),
+            ("Articles", ", ".join(split.test_titles)),
+        ],
+    )
     return result

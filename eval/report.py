@@ -61,9 +61,16 @@ def _pyplot():
     return plt
 
 
-def plot_threshold_curve(path: Path, thresholds: Sequence[float], f1: Sequence[float], abstain: Sequence[float],
-                         chosen: float | None = None, xlabel: str = "abstain threshold",
-                         f1_label: str = "F1 (%)", abstain_label: str = "abstention rate (%)") -> Path:
+def plot_threshold_curve(
+    path: Path,
+    thresholds: Sequence[float],
+    f1: Sequence[float],
+    abstain: Sequence[float],
+    chosen: float | None = None,
+    xlabel: str = "abstain threshold",
+    f1_label: str = "F1 (%)",
+    abstain_label: str = "abstention rate (%)",
+) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(thresholds, f1, label=f1_label)

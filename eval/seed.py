@@ -39,18 +39,28 @@ def load_eval_set(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def evaluate_seed(pipeline: QAPipeline, eval_path: Path, out_dir: Path, top_k: int | None = None) -> dict[str, Any]:
+def evaluate_seed(
+    pipeline: QAPipeline, eval_path: Path, out_dir: Path, passages_read: int | None = None
+) -> dict[str, Any]:
     rows = load_eval_set(eval_path)
-    per_question = answer_questions(pipeline, rows, top_k, desc="seed eval")
-    summary = {"eval_set": str(eval_path), **summarise(per_question, pipeline.answer_threshold),
-               "top_k": top_k or pipeline.settings.top_k, "decision": pipeline.decision.fitted_on}
+    per_question = answer_questions(pipeline, rows, passages_read, desc="seed eval")
+    summary = {
+        "eval_set": str(eval_path),
+        **summarise(per_question, pipeline.answer_threshold),
+        "passages_read": passages_read or pipeline.settings.passages_read,
+        "decision": pipeline.decision.fitted_on,
+    }
     report = {"summary": summary, "questions": per_question}
     out_dir = Path(out_dir)
     write_json(out_dir / "seed_eval.json", report)
     plot_answer_threshold(out_dir / "seed_threshold.png", per_question, pipeline.answer_threshold)
-    write_markdown(out_dir / "seed_eval.md", "Seed-article evaluation", [
-        ("Summary", markdown_table(summary_rows(summary))),
-        ("Misses", misses_table(per_question)),
-        ("Threshold", "![answerable F1 and unanswerable abstention vs threshold](seed_threshold.png)"),
-    ])
+    write_markdown(
+        out_dir / "seed_eval.md",
+        "Seed-article evaluation",
+        [
+            ("Summary", markdown_table(summary_rows(summary))),
+            ("Misses", misses_table(per_question)),
+            ("Threshold", "![answerable F1 and unanswerable abstention vs threshold](seed_threshold.png)"),
+        ],
+    )
     return report

@@ -14,19 +14,23 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from eval.reader_scoring import score_reader
 from eval.report import (
-    markdown_table, percentiles, plot_latency, plot_recall_at_k, plot_threshold_curve, write_json, write_markdown,
+    markdown_table,
+    percentiles,
+    plot_latency,
+    plot_recall_at_k,
+    plot_threshold_curve,
+    write_json,
+    write_markdown,
 )
+from eval.squad_data import ArticleSplit, DatasetError, QAExample, iter_articles, load_examples
 from qa.config import Settings
 from qa.documents import Document
-from qa.embedder import Embedder
-from qa.index import IndexProblem, build_index, load_index
+from qa.index import IndexProblem, ensure_index, stale_reasons
 from qa.ingest import Corpus
 from qa.metrics import ScoredQuestion, evaluate_scored, score_question, squad_metrics
-from qa.pipeline import QAPipeline, index_options, stale_reasons
-from qa.reader.data import ArticleSplit, DatasetError, QAExample, iter_articles, load_examples
-from qa.reader.model import Reader
-from qa.retriever import HybridRetriever
+from qa.pipeline import Models, QAPipeline
 
 log = logging.getLogger(__name__)
 RECALL_KS = (1, 2, 3, 5, 10, 20)
@@ -66,8 +70,14 @@ def _fixed_slice(examples: list[QAExample], limit: int | None) -> list[QAExample
 
 
 def evaluate_squad_open(
-    file: Path, out_dir: Path, version: str | None = None, limit: int | None = None, all_articles: bool = False,
-    squad_dir: Path | None = None, index_dir: Path | None = None, settings: Settings | None = None,
+    file: Path,
+    out_dir: Path,
+    version: str | None = None,
+    limit: int | None = None,
+    all_articles: bool = False,
+    squad_dir: Path | None = None,
+    index_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     file, out_dir = Path(file), Path(out_dir)
@@ -82,21 +92,24 @@ def evaluate_squad_open(
     examples = _fixed_slice(examples, limit)
 
     # Index: the normal build, in a folder of its own, rebuilt only when the file or settings changed.
-    index_dir = Path(index_dir) if index_dir else out_dir / "index"
-    embedder = Embedder(settings.embedding_model)
+    settings = settings.model_copy(
+        update={
+            "index_dir": Path(index_dir) if index_dir else out_dir / "index",
+            "corpus_dir": file,
+            "auto_build": True,
+        }
+    )
+    models = Models.load(settings)
     build_started = time.perf_counter()
     try:
-        reused = not stale_reasons(index_dir, corpus, embedder, settings)
+        reused = not stale_reasons(settings.index_dir, corpus, models.embedder, settings)
     except IndexProblem:  # a damaged eval index is rebuilt, not reported: it is this command's own output
         reused = False
-    if not reused:
-        build_index(corpus, index_dir, embedder, corpus_dir=file, **index_options(settings))
-    index = load_index(index_dir)
+    index = ensure_index(settings, models.embedder, force=not reused, corpus=corpus)
     build_seconds = time.perf_counter() - build_started
-    reader = Reader.from_settings(settings)
-    # The service's own retriever: recall@k is the recall the answering pipeline actually gets.
-    retriever = HybridRetriever(index, embedder, settings.candidates_per_retriever, settings.rrf_k)
-    pipeline = QAPipeline(index, retriever, reader, settings)
+    # The service's own pipeline and retriever: recall@k is the recall the answering pipeline actually gets.
+    pipeline = QAPipeline(index, models, settings)
+    retriever, reader = pipeline.retriever, pipeline.reader
 
     # Open corpus, batched: retrieval ranks and the best span per question.
     open_scored: list[ScoredQuestion] = []
@@ -107,7 +120,7 @@ def evaluate_squad_open(
     for i in range(0, len(examples), CHUNK):
         chunk = examples[i : i + CHUNK]
         questions = [e.question for e in chunk]
-        # One retrieval per question: its ranking gives recall@k, its first top_k passages are read.
+        # One retrieval per question: its ranking gives recall@k, its first passages_read passages are read.
         deep = retriever.retrieve_many(questions, max(RECALL_KS) * 3)
         readings = pipeline.read_many(questions, retrieved=deep)
         for example, hits, reading in zip(chunk, deep, readings):
@@ -116,22 +129,30 @@ def evaluate_squad_open(
             rank = doc_order.index(gold_doc) + 1 if gold_doc in doc_order else None
             # The best span as the answer decision ranks it (the service's decision, not the reader's alone).
             ranked = pipeline.score(reading)
-            best = ranked[0].span if ranked else None
-            probability = ranked[0].probability if ranked else 0.0
+            best = ranked[0] if ranked else None
+            probability = best.score if best else 0.0
             # no_answer_score: higher = abstain more; the pipeline answers when probability >= threshold.
             scored = score_question(example.qid, best.text if best else "", -probability, example.answer_texts)
             open_scored.append(scored)
             ranks.append(rank)
             if best and not example.is_impossible:
-                cited_right.append(reading.retrieved[best.passage_index].passage.doc_id == gold_doc)
-            rows.append({"id": example.qid, "question": example.question, "gold_doc": gold_doc, "gold_rank": rank,
-                         "prediction": best.text if best else "", "score": probability,
-                         "gold": example.answer_texts})
+                cited_right.append(best.doc_id == gold_doc)
+            rows.append(
+                {
+                    "id": example.qid,
+                    "question": example.question,
+                    "gold_doc": gold_doc,
+                    "gold_rank": rank,
+                    "prediction": best.text if best else "",
+                    "score": probability,
+                    "gold": example.answer_texts,
+                }
+            )
         bar.update(len(chunk))
     bar.close()
 
     # Reader-only ceiling on the same questions.
-    ceiling_scored = reader.predict_examples(examples, progress=True)
+    ceiling_scored = score_reader(reader, examples, progress=True)
 
     # Latency of single questions through the full pipeline, as a client would see it.
     sample = _fixed_slice(examples, min(LATENCY_SAMPLE, len(examples)))
@@ -148,36 +169,62 @@ def evaluate_squad_open(
     recall = {k: sum(1 for r in answerable_ranks if r and r <= k) / max(1, len(answerable_ranks)) for k in RECALL_KS}
     mrr = sum(1.0 / r for r in answerable_ranks if r) / max(1, len(answerable_ranks))
     summary = {
-        "file": str(file), "version": version, "scored_articles": "all" if all_articles else "held-out test articles",
-        "articles": sorted({e.title for e in examples}), "questions": len(examples),
+        "file": str(file),
+        "version": version,
+        "scored_articles": "all" if all_articles else "held-out test articles",
+        "articles": sorted({e.title for e in examples}),
+        "questions": len(examples),
         "answerable": sum(not e.is_impossible for e in examples),
-        "corpus_documents": len(corpus.documents), "corpus_passages": len(index.passages),
-        "index_build_seconds": round(build_seconds, 1), "index_reused": reused,
+        "corpus_documents": len(corpus.documents),
+        "corpus_passages": len(index.passages),
+        "index_build_seconds": round(build_seconds, 1),
+        "index_reused": reused,
         "answer_threshold": pipeline.answer_threshold,
         "open_corpus": open_figures,
         "gold_paragraph_ceiling": ceiling_figures,
         "f1_gap_to_ceiling": ceiling_figures["at_threshold"]["f1"] - open_figures["at_threshold"]["f1"],
         "retrieval": {"recall_at_k": {str(k): v for k, v in recall.items()}, "mrr": mrr},
         "citation_accuracy": sum(cited_right) / len(cited_right) if cited_right else None,
-        "latency_ms": percentiles(latencies), "latency_sample": len(latencies),
+        "latency_ms": percentiles(latencies),
+        "latency_sample": len(latencies),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     write_json(out_dir / "squad_eval.json", {"summary": summary, "questions": rows})
     grid = list(np.linspace(0.0, 1.0, 51))
     curve = [squad_metrics(open_scored, -t) for t in grid]
-    plot_threshold_curve(out_dir / "squad_threshold.png", grid, [c["f1"] for c in curve],
-                         [c["abstain_rate"] for c in curve], pipeline.answer_threshold, "answer score threshold")
+    plot_threshold_curve(
+        out_dir / "squad_threshold.png",
+        grid,
+        [c["f1"] for c in curve],
+        [c["abstain_rate"] for c in curve],
+        pipeline.answer_threshold,
+        "answer score threshold",
+    )
     plot_recall_at_k(out_dir / "squad_recall_at_k.png", recall)
     plot_latency(out_dir / "squad_latency.png", latencies)
     o, c = open_figures, ceiling_figures
     table = [
         ("questions (answerable)", f"{summary['questions']} ({summary['answerable']})"),
-        ("F1 at threshold: open corpus / gold paragraph", f"{o['at_threshold']['f1']:.1f} / {c['at_threshold']['f1']:.1f}"),
+        (
+            "F1 at threshold: open corpus / gold paragraph",
+            f"{o['at_threshold']['f1']:.1f} / {c['at_threshold']['f1']:.1f}",
+        ),
         ("EM at threshold: open / gold", f"{o['at_threshold']['exact']:.1f} / {c['at_threshold']['exact']:.1f}"),
-        ("HasAns F1 at threshold: open / gold", f"{o['at_threshold'].get('HasAns_f1', float('nan')):.1f} / {c['at_threshold'].get('HasAns_f1', float('nan')):.1f}"),
-        ("NoAns accuracy at threshold: open / gold", f"{o['at_threshold'].get('NoAns_f1', float('nan')):.1f} / {c['at_threshold'].get('NoAns_f1', float('nan')):.1f}"),
+        (
+            "HasAns F1 at threshold: open / gold",
+            f"{o['at_threshold'].get('HasAns_f1', float('nan')):.1f} / "
+            f"{c['at_threshold'].get('HasAns_f1', float('nan')):.1f}",
+        ),
+        (
+            "NoAns accuracy at threshold: open / gold",
+            f"{o['at_threshold'].get('NoAns_f1', float('nan')):.1f} / "
+            f"{c['at_threshold'].get('NoAns_f1', float('nan')):.1f}",
+        ),
         ("best-threshold F1: open / gold", f"{o['best_f1']:.1f} / {c['best_f1']:.1f}"),
-        ("HasAns F1 forced to answer: open / gold", f"{o['forced_answer_has_ans']['f1']:.1f} / {c['forced_answer_has_ans']['f1']:.1f}"),
+        (
+            "HasAns F1 forced to answer: open / gold",
+            f"{o['forced_answer_has_ans']['f1']:.1f} / {c['forced_answer_has_ans']['f1']:.1f}",
+        ),
         *[(f"recall@{k}", f"{v:.3f}") for k, v in recall.items()],
         ("MRR", f"{mrr:.3f}"),
         ("citation accuracy (answered, answerable)", summary["citation_accuracy"]),
@@ -185,9 +232,16 @@ def evaluate_squad_open(
         ("index build (s)", summary["index_build_seconds"]),
         ("total run (s)", summary["total_seconds"]),
     ]
-    write_markdown(out_dir / "squad_eval.md", f"Open-corpus SQuAD {version} ({summary['scored_articles']})", [
-        ("Figures", markdown_table(table)),
-        ("Plots", "![F1 and abstention vs threshold](squad_threshold.png)\n![recall@k](squad_recall_at_k.png)\n"
-                  "![latency](squad_latency.png)"),
-    ])
+    write_markdown(
+        out_dir / "squad_eval.md",
+        f"Open-corpus SQuAD {version} ({summary['scored_articles']})",
+        [
+            ("Figures", markdown_table(table)),
+            (
+                "Plots",
+                "![F1 and abstention vs threshold](squad_threshold.png)\n![recall@k](squad_recall_at_k.png)\n"
+                "![latency](squad_latency.png)",
+            ),
+        ],
+    )
     return {"summary": summary}

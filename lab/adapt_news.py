@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.reader.data import QAExample, load_examples, squad_training_examples
-from qa.reader.train import TrainConfig, build_features, epoch_batches, save_model, set_seed, train_step
+from eval.squad_data import QAExample, load_examples, squad_training_examples
+from lab.train_reader import TrainConfig, build_features, epoch_batches, save_model, set_seed, train_step
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,14 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
-def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_question: int = 2,
-                        sentences: int | None = None, overlap: int | None = None, max_chars: int = 1200) -> list[QAExample]:
+def news_train_examples(
+    news_dir: Path,
+    rng: np.random.Generator,
+    negatives_per_question: int = 2,
+    sentences: int | None = None,
+    overlap: int | None = None,
+    max_chars: int | None = None,
+) -> list[QAExample]:
     """News-set train-split questions over service-shaped passages of their own article.
 
     Answerable: every passage holding an evidence string with an answer inside it is a positive; up to
@@ -42,14 +48,14 @@ def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_
     Unanswerable: the article's passages sharing the most words with the question are no-answer examples.
     """
     from eval.news_set import load_news_set
+    from qa.config import Settings
     from qa.decision import content_words
     from qa.passages import split_document
 
-    from qa.config import Settings
-
-    defaults = Settings.model_fields  # the service's passage shape unless told otherwise
-    sentences = sentences or defaults["passage_sentences"].default
-    overlap = defaults["passage_overlap"].default if overlap is None else overlap
+    service = Settings()  # the service's passage shape unless told otherwise
+    sentences = sentences or service.passage_sentences
+    overlap = service.passage_overlap if overlap is None else overlap
+    max_chars = max_chars or service.passage_max_chars
     news = load_news_set(news_dir)
     examples: list[QAExample] = []
     passages = {doc_id: split_document(doc, sentences, overlap, max_chars) for doc_id, doc in news.documents.items()}
@@ -61,14 +67,17 @@ def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_
             positives, others = [], []
             for p in article_passages:
                 # The answer where its evidence sentence says it, not an earlier mention of the same words.
-                spans = [(a, p.text.find(e) + e.find(a)) for e in q.evidence if e in p.text
-                         for a in q.answers if a in e]
+                spans = [
+                    (a, p.text.find(e) + e.find(a)) for e in q.evidence if e in p.text for a in q.answers if a in e
+                ]
                 if spans:
                     positives.append((p, spans))
                 elif not any(a in p.text for a in q.answers):
                     others.append(p)
             for i, (p, spans) in enumerate(positives):
-                examples.append(QAExample(f"{q.id}-p{i}", q.article, q.question, p.text, tuple(spans[:1]), "news-train"))
+                examples.append(
+                    QAExample(f"{q.id}-p{i}", q.article, q.question, p.text, tuple(spans[:1]), "news-train")
+                )
             for i in rng.permutation(len(others))[:negatives_per_question]:
                 examples.append(QAExample(f"{q.id}-n{i}", q.article, q.question, others[i].text, (), "news-train"))
         else:
@@ -79,9 +88,13 @@ def news_train_examples(news_dir: Path, rng: np.random.Generator, negatives_per_
     return examples
 
 
-def qamr_examples(path: Path, news_dir: Path, limit: int, rng: np.random.Generator) -> tuple[list[QAExample], list[str]]:
+def qamr_examples(
+    path: Path, news_dir: Path, limit: int, rng: np.random.Generator
+) -> tuple[list[QAExample], list[str]]:
     """A random sample of QAMR Wikinews questions, minus every article that shares a sentence with the news set."""
-    news_text = " ".join(_norm(p.read_text(encoding="utf-8")) for p in sorted((Path(news_dir) / "articles").glob("*.txt")))
+    news_text = " ".join(
+        _norm(p.read_text(encoding="utf-8")) for p in sorted((Path(news_dir) / "articles").glob("*.txt"))
+    )
     examples = load_examples(path)
     dropped = set()
     for title in sorted({e.title for e in examples}):
@@ -98,33 +111,55 @@ def qamr_examples(path: Path, news_dir: Path, limit: int, rng: np.random.Generat
 def recalibrate_on_squad_validation(model_dir: Path, squad_dir: Path, reader=None) -> dict:
     """Re-choose the reader's own abstain threshold and calibration on the SQuAD validation articles, as training
     does (continued training moves the logits' scale). Writes reader_config.json; returns the figures."""
+    from eval.reader_scoring import score_reader
+    from eval.squad_data import validation_examples
+    from lab.train_reader import fit_calibration
     from qa.metrics import best_threshold, evaluate_scored
-    from qa.reader.data import validation_examples
-    from qa.reader.model import Reader, ReaderSettings
-    from qa.reader.train import fit_calibration
+    from qa.reader.model import Reader
+    from qa.reader.settings import ReaderSettings
 
     reader = reader or Reader.load(model_dir, device="cpu", backend="torch")
-    scored = reader.predict_examples(validation_examples(Path(squad_dir)), progress=True)
+    scored = score_reader(reader, validation_examples(Path(squad_dir)), progress=True)
     threshold, _ = best_threshold(scored, "f1")
     slope, intercept = fit_calibration(scored)
     settings = ReaderSettings.load(model_dir)
-    settings.no_answer_threshold, settings.calibration_slope, settings.calibration_intercept = threshold, slope, intercept
+    settings.no_answer_threshold, settings.calibration_slope, settings.calibration_intercept = (
+        threshold,
+        slope,
+        intercept,
+    )
     settings.save(model_dir)
     figures = evaluate_scored(scored, threshold)
-    return {"squad_validation_best_f1": figures["best_f1"], "squad_validation_forced_has_ans_f1":
-            figures["forced_answer_has_ans"]["f1"], "no_answer_threshold": threshold,
-            "probability_threshold": settings.probability_threshold}
+    return {
+        "squad_validation_best_f1": figures["best_f1"],
+        "squad_validation_forced_has_ans_f1": figures["forced_answer_has_ans"]["f1"],
+        "no_answer_threshold": threshold,
+        "probability_threshold": settings.probability_threshold,
+    }
 
 
-def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], squad_dir: Path | None,
-          qamr_limit: int = 3000, squad_limit: int = 2000, news_repeat: int = 2, epochs: int = 2,
-          learning_rate: float = 2e-5, batch_size: int = 32, seed: int = 42, max_length: int = 384,
-          passage_sentences: int | None = None, passage_overlap: int | None = None) -> dict:
+def adapt(
+    base_model: Path,
+    news_dir: Path,
+    out: Path,
+    news_qa: Sequence[Path],
+    squad_dir: Path | None,
+    qamr_limit: int = 3000,
+    squad_limit: int = 2000,
+    news_repeat: int = 2,
+    epochs: int = 2,
+    learning_rate: float = 2e-5,
+    batch_size: int = 32,
+    seed: int = 42,
+    max_length: int = 384,
+    passage_sentences: int | None = None,
+    passage_overlap: int | None = None,
+) -> dict:
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.reader.model import ReaderSettings
+    from qa.reader.settings import ReaderSettings
 
     started = time.time()
     set_seed(seed)
@@ -141,8 +176,13 @@ def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], 
     if squad_dir:
         pool = squad_training_examples(Path(squad_dir))
         squad = [pool[i] for i in sorted(rng.choice(len(pool), size=min(squad_limit, len(pool)), replace=False))]
-    data = {"news_train_examples": len(news), "news_repeat": news_repeat, "qamr_examples": len(qamr),
-            "qamr_articles_dropped_as_news_set_overlap": dropped, "squad_replay_examples": len(squad)}
+    data = {
+        "news_train_examples": len(news),
+        "news_repeat": news_repeat,
+        "qamr_examples": len(qamr),
+        "qamr_articles_dropped_as_news_set_overlap": dropped,
+        "squad_replay_examples": len(squad),
+    }
     log.info("data: %s", data)
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
@@ -157,20 +197,29 @@ def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], 
     total = steps_per_epoch * epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / max(1, total // 10), max(0.0, (total - step) / max(1, total - total // 10))))
+        optimizer,
+        lambda step: min((step + 1) / max(1, total // 10), max(0.0, (total - step) / max(1, total - total // 10))),
+    )
     history = []
     step = 0
     for epoch in range(1, epochs + 1):
         model.train()
         losses = []
-        for idx in tqdm(epoch_batches(lengths, batch_size, rng, group_by_length=True), desc=f"epoch {epoch}", unit="batch"):
+        for idx in tqdm(
+            epoch_batches(lengths, batch_size, rng, group_by_length=True), desc=f"epoch {epoch}", unit="batch"
+        ):
             losses.append(train_step(model, feats, idx, int(lengths[idx].max()), optimizer, scheduler))
             step += 1
         model.eval()
         checkpoint = out / f"epoch-{epoch}"
         save_model(model, tokenizer, settings, checkpoint)
-        entry = {"epoch": epoch, "steps": step, "train_loss": float(np.mean(losses)),
-                 "elapsed_s": round(time.time() - started, 1), "checkpoint": str(checkpoint)}
+        entry = {
+            "epoch": epoch,
+            "steps": step,
+            "train_loss": float(np.mean(losses)),
+            "elapsed_s": round(time.time() - started, 1),
+            "checkpoint": str(checkpoint),
+        }
         if squad_dir:
             from qa.reader.model import Reader
 
@@ -178,9 +227,18 @@ def adapt(base_model: Path, news_dir: Path, out: Path, news_qa: Sequence[Path], 
             entry.update(recalibrate_on_squad_validation(checkpoint, squad_dir, reader))
         history.append(entry)
         log.info("%s", history[-1])
-    summary = {"base_model": str(base_model), "data": data, "windows": int(len(lengths)), "epochs": epochs,
-               "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed, "history": history,
-               "note": "each checkpoint's threshold and calibration re-chosen on SQuAD validation when --squad-dir is given; the answer decision is re-fitted on news validation"}
+    summary = {
+        "base_model": str(base_model),
+        "data": data,
+        "windows": int(len(lengths)),
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "seed": seed,
+        "history": history,
+        "note": "each checkpoint's threshold and calibration re-chosen on SQuAD validation when --squad-dir is "
+        "given; the answer decision is re-fitted on news validation",
+    }
     (out / "adapt_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -200,8 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passage-sentences", type=int, help="news passages' sentences (default: the service's)")
     parser.add_argument("--passage-overlap", type=int, help="news passages' shared sentences (default: the service's)")
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--recalibrate-only", action="store_true",
-                        help="only re-choose --base-model's threshold and calibration on SQuAD validation (needs --squad-dir)")
+    parser.add_argument(
+        "--recalibrate-only",
+        action="store_true",
+        help="only re-choose --base-model's threshold and calibration on SQuAD validation (needs --squad-dir)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.threads:
@@ -215,9 +276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.out:
         parser.error("--out is required")
-    summary = adapt(args.base_model, args.news_set, args.out, args.news_qa, args.squad_dir, args.qamr_limit,
-                    args.squad_limit, args.news_repeat, args.epochs, args.lr,
-                    passage_sentences=args.passage_sentences, passage_overlap=args.passage_overlap)
+    summary = adapt(
+        args.base_model,
+        args.news_set,
+        args.out,
+        args.news_qa,
+        args.squad_dir,
+        args.qamr_limit,
+        args.squad_limit,
+        args.news_repeat,
+        args.epochs,
+        args.lr,
+        passage_sentences=args.passage_sentences,
+        passage_overlap=args.passage_overlap,
+    )
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -28,15 +28,25 @@ class Settings(BaseSettings):
     auto_build: bool = Field(True, description="build (or rebuild) the index at start-up when missing or stale")
 
     # Retrieval and answering
-    candidates_per_retriever: int = Field(20, ge=1, le=200)
-    rrf_k: int = Field(10, ge=1, description="reciprocal rank fusion constant (10: best recall@5 on SQuAD dev articles outside the test split)")
-    top_k: int = Field(5, ge=1, le=50, description="passages the reader reads per question")
-    max_answers: int = Field(3, ge=1, le=20)
+    candidates_per_retriever: int = Field(20, ge=1, le=200, description="passages each retriever proposes for fusion")
+    rrf_k: int = Field(
+        10,
+        ge=1,
+        description="reciprocal rank fusion constant (10: best recall@5 on SQuAD dev articles outside the test split)",
+    )
+    passages_read: int = Field(5, ge=1, le=50, description="passages the reader reads per question")
+    answers_per_passage: int = Field(
+        5, ge=1, le=20, description="candidate answers the reader proposes per passage read (ranked by the decision)"
+    )
+    answers_returned: int = Field(
+        3, ge=1, le=20, description="answers returned at most (above the threshold, distinct)"
+    )
     answer_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="minimum calibrated score to answer; default: the answer decision's threshold"
     )
     decision_file: Path | None = Field(
-        None, description="answer decision (JSON); default: answer_decision.json beside the reader, else its calibration"
+        None,
+        description="answer decision (JSON); default: answer_decision.json beside the reader, else its calibration",
     )
     reader_backend: Literal["onnx", "torch"] = Field(
         "onnx", description="CPU runtime for the reader: ONNX Runtime (exported once, cached) or PyTorch"
@@ -57,7 +67,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; empty = none")
     max_question_chars: int = Field(500, ge=10)
     max_body_bytes: int = Field(16_384, ge=1024)
-    max_top_k: int = Field(20, ge=1, le=100)
+    max_passages_read: int = Field(20, ge=1, le=100, description="the most passages a request may ask to be read")
     inference_workers: int = Field(
         1, ge=1, le=32, description="inference threads; each answers a batch at a time (1 is fastest on 2 cores)"
     )

@@ -14,19 +14,41 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, Callable
 
 from dateutil.relativedelta import relativedelta
 
-_MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name} | {
-    name: i for i, name in enumerate(calendar.month_abbr) if name} | {"Sept": 9}
-_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
-         r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+_MONTHS = (
+    {name: i for i, name in enumerate(calendar.month_name) if name}
+    | {name: i for i, name in enumerate(calendar.month_abbr) if name}
+    | {"Sept": 9}
+)
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+)
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _YEAR = r"(?:1[89]\d\d|20\d\d)"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20}
+_NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "eighteen": 18,
+    "twenty": 20,
+}
 _NUMBER = r"(?:\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty)"
 _UNIT = r"(?:day|week|fortnight|month|year)s?"
 # UK meteorological seasons: (first month, months long); winter starts in December.
@@ -35,7 +57,9 @@ _SEASON = r"(?:spring|summer|autumn|fall|winter)"
 # Words that make a bare month, weekday or season point ahead of the article date.
 _AHEAD = re.compile(
     r"\b(will|shall|'ll|next|is due|are due|due to|is set to|are set to|set to|expected|plans? to|planned|"
-    r"scheduled|coming|upcoming|away|from now|by the end of|going to|hopes? to|aims? to)\b", re.IGNORECASE)
+    r"scheduled|coming|upcoming|away|from now|by the end of|going to|hopes? to|aims? to)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +83,11 @@ class Resolution:
             return str(self.start.year)
         if self.granularity == "season":
             name = next(s for s, m in _SEASONS.items() if m == self.start.month and s != "fall")
-            return f"{name} {self.start.year}" if name != "winter" else f"winter {self.start.year}-{str(self.end.year)[2:]}"
+            return (
+                f"{name} {self.start.year}"
+                if name != "winter"
+                else f"winter {self.start.year}-{str(self.end.year)[2:]}"
+            )
         return f"{_day_label(self.start)} to {_day_label(self.end)}"
 
 
@@ -145,13 +173,14 @@ class _Rule:
     pattern: re.Pattern
     # (match, article_date, ahead, context) -> (start, end, granularity, note); None: not this rule's kind,
     # try the next; False: an impossible date, resolve nothing.
-    resolve: object
+    resolve: Callable[..., Any]
 
 
 def _rule(pattern: str):
     def wrap(function):
         _RULES.append(_Rule(re.compile(pattern, re.IGNORECASE), function))
         return function
+
     return wrap
 
 
@@ -160,7 +189,10 @@ _RULES: list[_Rule] = []
 
 # Order matters: the most specific forms first, so "between March and May 2024" is not read as "May 2024".
 
-@_rule(rf"\b(?:between|from)\s+({_MONTH})\s+(?:and|to|until)\s+({_MONTH})\s+({_YEAR})\b|\b({_MONTH})\s+to\s+({_MONTH})\s+({_YEAR})\b")
+
+@_rule(
+    rf"\b(?:between|from)\s+({_MONTH})\s+(?:and|to|until)\s+({_MONTH})\s+({_YEAR})\b|\b({_MONTH})\s+to\s+({_MONTH})\s+({_YEAR})\b"
+)
 def _month_range_in_year(m, article, ahead, context):
     first, last, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
     start_month, end_month, year = _month_number(first), _month_number(last), int(year)
@@ -259,7 +291,7 @@ def _relative_period(m, article, ahead, context):
     return date(article.year + step, 1, 1), date(article.year + step, 12, 31), "year", ""
 
 
-@_rule(rf"\b(?:the\s+)?(?:end|close)\s+of\s+(?:the\s+)?(year|month)\b")
+@_rule(r"\b(?:the\s+)?(?:end|close)\s+of\s+(?:the\s+)?(year|month)\b")
 def _end_of_period(m, article, ahead, context):
     if m.group(1).lower() == "year":
         return date(article.year, 12, 1), date(article.year, 12, 31), "month", "the end of the article's year"
@@ -283,11 +315,15 @@ def _season(m, article, ahead, context):
         chosen = future[0]
     else:
         chosen = current or (future[0] if ahead else past[-1])
-    note = "" if which else ("the sentence looks ahead" if ahead else "the most recent one at or before the article date")
+    note = (
+        "" if which else ("the sentence looks ahead" if ahead else "the most recent one at or before the article date")
+    )
     return chosen[0], chosen[1], "season", note
 
 
-@_rule(rf"\b(?:the\s+)?(?:end|close)\s+of\s+({_MONTH})\b|\b(?:on\s+|in\s+|since\s+|by\s+|until\s+)?({_DAY})\s+({_MONTH})\b|\b({_MONTH})\s+({_DAY})\b(?!\s*,?\s*\d)|\b({_MONTH})\b")
+@_rule(
+    rf"\b(?:the\s+)?(?:end|close)\s+of\s+({_MONTH})\b|\b(?:on\s+|in\s+|since\s+|by\s+|until\s+)?({_DAY})\s+({_MONTH})\b|\b({_MONTH})\s+({_DAY})\b(?!\s*,?\s*\d)|\b({_MONTH})\b"
+)
 def _month_or_day_without_year(m, article, ahead, context):
     month_word = m.group(1) or m.group(3) or m.group(4) or m.group(6)
     if not month_word[0].isupper():
@@ -325,7 +361,10 @@ def _weekday(m, article, ahead, context):
     if which == "next" or (which != "last" and ahead):
         day, note = article + timedelta(days=forward), "the sentence looks ahead"
     else:
-        day, note = article - timedelta(days=back or (7 if which == "last" else 0)), "the most recent one at or before the article date"
+        day, note = (
+            article - timedelta(days=back or (7 if which == "last" else 0)),
+            "the most recent one at or before the article date",
+        )
     return day, day, "day", note
 
 

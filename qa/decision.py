@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from pydantic import BaseModel, Field
 
+from qa.extracted import ExtractedAnswer
 from qa.metrics import normalize_answer
 
 DECISION_FILE = "answer_decision.json"
@@ -47,8 +47,10 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:['’][A-Za-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
-           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 _DATE_SPAN = re.compile(
     rf"\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
     r"spring|summer|autumn|winter|week|weeks|month|months|year|years|day|days|decade|century|"
@@ -80,8 +82,11 @@ def content_words(text: str) -> set[str]:
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: 'date', 'number', 'name', or None when it does not say."""
     q = question.lower()
-    if re.search(r"\bhow (many|much|long|old|far|big|often)\b|\bwhat (percentage|proportion|number|share|"
-                 r"amount|cost|price|age|rate)\b|\bwhat was the (cost|price|number|percentage)\b", q):
+    if re.search(
+        r"\bhow (many|much|long|old|far|big|often)\b|\bwhat (percentage|proportion|number|share|"
+        r"amount|cost|price|age|rate)\b|\bwhat was the (cost|price|number|percentage)\b",
+        q,
+    ):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b|\bhow soon\b", q):
         return "date"
@@ -109,20 +114,14 @@ def _sentence_window(passage: str, start: int, end: int) -> tuple[int, int]:
     return first, max(last, end)
 
 
-@dataclass(frozen=True)
-class SpanEvidence:
-    """What the decision knows about one candidate span (read from passage `passage_index` of a reading)."""
-
-    passage_index: int
-    start: int  # characters into the passage
-    end: int
-    text: str
-    features: dict[str, float]
-
-
-def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks: Sequence[int],
-                  found_by_both: Sequence[bool]) -> list[dict[str, float]]:
-    """Every FEATURES value for each reader span (`spans`: ExtractedSpan-like, with passage_index/start/end/
+def span_features(
+    question: str,
+    spans: Sequence[ExtractedAnswer],
+    passages: Sequence[str],
+    ranks: Sequence[int],
+    found_by_both: Sequence[bool],
+) -> list[dict[str, float]]:
+    """Every FEATURES value for each reader span (`spans`: ExtractedAnswers, with passage_rank/start/end/
     text/margin). `passages`, `ranks` (1-based) and `found_by_both` are per read passage."""
     question_words = content_words(question)
     kind = expected_type(question)
@@ -133,11 +132,11 @@ def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks
         key = normalize_answer(span.text)
         best_margin[key] = max(best_margin.get(key, -1e9), span.margin)
         if span.margin > 0:
-            passages_saying.setdefault(key, set()).add(span.passage_index)
+            passages_saying.setdefault(key, set()).add(span.passage_rank)
     answering = len({i for said in passages_saying.values() for i in said})
     rows = []
     for span in spans:
-        passage = passages[span.passage_index]
+        passage = passages[span.passage_rank]
         first, last = _sentence_window(passage, span.start, span.end)
         # Question words around the span, not in it: the span answers, its context matches the question.
         context = content_words(passage[first : span.start] + " " + passage[span.end : last])
@@ -145,18 +144,20 @@ def span_features(question: str, spans: Sequence, passages: Sequence[str], ranks
         key = normalize_answer(span.text)
         has_type = span_has_type(span.text, kind) if kind else False
         others = [m for k, m in best_margin.items() if k != key]
-        rows.append({
-            "margin": float(span.margin),
-            "margin_gap": float(min(30.0, span.margin - max(others))) if others else 30.0,
-            "answering_passages": float(min(5, answering)),
-            "log_rank": math.log(ranks[span.passage_index]),
-            "found_by_both": float(found_by_both[span.passage_index]),
-            "agreement": float(min(3, len(passages_saying.get(key, set()) - {span.passage_index}))),
-            "context_overlap": len(question_words & context) / len(question_words) if question_words else 0.0,
-            "answer_in_question": len(answer_words & question_words) / len(answer_words) if answer_words else 1.0,
-            "type_match": float(bool(kind) and has_type),
-            "type_mismatch": float(bool(kind) and not has_type),
-        })
+        rows.append(
+            {
+                "margin": float(span.margin),
+                "margin_gap": float(min(30.0, span.margin - max(others))) if others else 30.0,
+                "answering_passages": float(min(5, answering)),
+                "log_rank": math.log(ranks[span.passage_rank]),
+                "found_by_both": float(found_by_both[span.passage_rank]),
+                "agreement": float(min(3, len(passages_saying.get(key, set()) - {span.passage_rank}))),
+                "context_overlap": len(question_words & context) / len(question_words) if question_words else 0.0,
+                "answer_in_question": len(answer_words & question_words) / len(answer_words) if answer_words else 1.0,
+                "type_match": float(bool(kind) and has_type),
+                "type_mismatch": float(bool(kind) and not has_type),
+            }
+        )
     return rows
 
 
@@ -197,8 +198,13 @@ class DecisionModel(BaseModel):
     @classmethod
     def reader_calibration(cls, slope: float, intercept: float, threshold: float) -> "DecisionModel":
         """The reader's own calibration as a decision: its margin alone."""
-        return cls(features=["margin"], weights=[slope], intercept=intercept, threshold=threshold,
-                   fitted_on="reader calibration (SQuAD validation articles)")
+        return cls(
+            features=["margin"],
+            weights=[slope],
+            intercept=intercept,
+            threshold=threshold,
+            fitted_on="reader calibration (SQuAD validation articles)",
+        )
 
     @classmethod
     def load(cls, path: Path) -> "DecisionModel":

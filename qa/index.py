@@ -1,4 +1,4 @@
-"""The on-disk index: passages, FAISS vectors, BM25 and a manifest, built atomically.
+"""The index: passages, FAISS vectors, BM25 and a manifest, built atomically; loaded, checked and kept fresh.
 
 Layout under the index folder:
     CURRENT                 name of the build in use (replaced atomically once a build is complete)
@@ -18,9 +18,9 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -28,11 +28,10 @@ from pydantic import BaseModel, ValidationError
 from qa.config import Settings
 from qa.documents import Document, Passage
 from qa.embedder import Embedder
-from qa.ingest import Corpus
+from qa.ingest import Corpus, load_corpus
 from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
-_SETTING_DEFAULTS = Settings.model_fields  # one place for the passage defaults: qa.config
 
 # 2: BM25 over title + passage text, Snowball-stemmed.
 FORMAT_VERSION = 2
@@ -50,6 +49,10 @@ class IndexMissingError(IndexProblem):
 
 class IndexCorruptError(IndexProblem):
     pass
+
+
+class IndexStaleError(IndexProblem):
+    """The index does not match the corpus or settings, and rebuilding is not allowed."""
 
 
 class PassageSettings(BaseModel):
@@ -88,8 +91,9 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def bm25_tokenize(texts: list[str]):
-    """Lower-cased, English stop words dropped, Snowball-stemmed ("visits" matches "visit")."""
+def bm25_tokenize(texts: list[str]) -> Any:
+    """The one tokenizer for BM25, at build time and at question time: lower-cased, English stop words dropped,
+    Snowball-stemmed ("visits" matches "visit")."""
     import bm25s
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
@@ -105,6 +109,7 @@ def _dense_index(vectors: np.ndarray, index_type: str):
     import faiss
 
     dimensions = vectors.shape[1]
+    index: Any
     if index_type == "hnsw":
         index = faiss.IndexHNSWFlat(dimensions, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = 128
@@ -126,11 +131,11 @@ def build_index(
     corpus: Corpus,
     index_dir: Path,
     embedder: Embedder,
+    sentences: int,
+    overlap: int,
+    max_chars: int,
+    index_type: str,
     corpus_dir: Path | str = "",
-    sentences: int = _SETTING_DEFAULTS["passage_sentences"].default,
-    overlap: int = _SETTING_DEFAULTS["passage_overlap"].default,
-    max_chars: int = _SETTING_DEFAULTS["passage_max_chars"].default,
-    index_type: str = "flat",
     progress: bool = True,
 ) -> IndexManifest:
     """Build a complete index in a new folder, then make it current; older builds are removed afterwards."""
@@ -159,9 +164,7 @@ def build_index(
         with (staging / "passages.jsonl").open("w", encoding="utf-8") as handle:
             for passage in passages:
                 handle.write(passage.model_dump_json(exclude={"text"}) + "\n")
-        files = {
-            str(path.relative_to(staging)): _sha256(path) for path in sorted(staging.rglob("*")) if path.is_file()
-        }
+        files = {str(path.relative_to(staging)): _sha256(path) for path in sorted(staging.rglob("*")) if path.is_file()}
         manifest = IndexManifest(
             format_version=FORMAT_VERSION,
             built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -195,19 +198,37 @@ def build_index(
     return manifest
 
 
-@dataclass
 class CorpusIndex:
-    """A loaded index: everything retrieval needs, in memory."""
+    """A loaded index: documents, passages, and the dense and BM25 searches over them."""
 
-    path: Path
-    manifest: IndexManifest
-    documents: dict[str, Document]
-    passages: list[Passage]
-    dense: object  # faiss.Index
-    bm25: object  # bm25s.BM25
+    def __init__(
+        self,
+        path: Path,
+        manifest: IndexManifest,
+        documents: dict[str, Document],
+        passages: list[Passage],
+        dense: Any,
+        bm25: Any,
+    ):
+        self.path = path
+        self.manifest = manifest
+        self.documents = documents
+        self.passages = passages
+        self._dense = dense  # faiss.Index
+        self._bm25 = bm25  # bm25s.BM25
 
-    def passage_text(self, passage: Passage) -> str:
-        return self.documents[passage.doc_id].text[passage.start : passage.end]
+    def dense_search(self, vectors: np.ndarray, k: int) -> list[list[int]]:
+        """Passage ids nearest each question vector (inner product), best first."""
+        k = min(k, self._dense.ntotal)
+        _, ids = self._dense.search(vectors, k)
+        return [[int(i) for i in row if i >= 0] for row in ids]
+
+    def bm25_search(self, questions: list[str], k: int) -> list[list[int]]:
+        """Passage ids by BM25 score for each question, best first; passages sharing no term with it are left
+        out: they are not evidence."""
+        k = min(k, len(self.passages))
+        ids, scores = self._bm25.retrieve(bm25_tokenize(questions), k=k, show_progress=False, n_threads=1)
+        return [[int(i) for i, s in zip(row, srow) if s > 0] for row, srow in zip(ids, scores)]
 
 
 def read_manifest(index_dir: Path) -> IndexManifest:
@@ -258,8 +279,15 @@ def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
     return CorpusIndex(build, manifest, documents, passages, dense, bm25)
 
 
-def staleness(manifest: IndexManifest, corpus_fingerprint: str, embedding_model: str, sentences: int,
-              overlap: int, max_chars: int, index_type: str) -> list[str]:
+def staleness(
+    manifest: IndexManifest,
+    corpus_fingerprint: str,
+    embedding_model: str,
+    sentences: int,
+    overlap: int,
+    max_chars: int,
+    index_type: str,
+) -> list[str]:
     """Reasons the index no longer matches the corpus or settings (empty when it is fresh)."""
     reasons = []
     if manifest.format_version != FORMAT_VERSION:
@@ -274,3 +302,51 @@ def staleness(manifest: IndexManifest, corpus_fingerprint: str, embedding_model:
     if manifest.index_type != index_type:
         reasons.append(f"index type changed ({manifest.index_type} -> {index_type})")
     return reasons
+
+
+def index_options(settings: Settings) -> dict[str, Any]:
+    """The settings an index is built with, and checked against to tell whether it is stale."""
+    return dict(
+        sentences=settings.passage_sentences,
+        overlap=settings.passage_overlap,
+        max_chars=settings.passage_max_chars,
+        index_type=settings.index_type,
+    )
+
+
+def stale_reasons(index_dir: Path, corpus: Corpus, embedder: Embedder, settings: Settings) -> list[str]:
+    """Why the index in `index_dir` does not serve this corpus with these settings (empty: it does).
+    A damaged manifest raises IndexCorruptError."""
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexMissingError:
+        return ["no index built yet"]
+    return staleness(manifest, corpus.fingerprint, embedder.name, **index_options(settings))
+
+
+def ensure_index(
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool | None = None,
+    force: bool = False,
+    corpus: Corpus | None = None,
+) -> CorpusIndex:
+    """Load the index of `corpus` (default: the corpus folder), building it first when missing, or rebuilding when
+    stale and auto_build is on (always, with `force`). A failed build leaves the previous index in place."""
+    corpus = corpus or load_corpus(settings.corpus_dir)
+    try:
+        reasons = stale_reasons(settings.index_dir, corpus, embedder, settings)
+    except IndexCorruptError as exc:
+        if not force:
+            raise
+        reasons = [str(exc)]  # a forced rebuild replaces a damaged index
+    if force:
+        reasons = reasons or ["rebuild requested"]
+        rebuild = True
+    if reasons:
+        allowed = settings.auto_build if rebuild is None else rebuild
+        if not allowed:
+            raise IndexStaleError(f"index in {settings.index_dir} is out of date: {'; '.join(reasons)}; run `qa index`")
+        log.info("building the index: %s", "; ".join(reasons))
+        build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **index_options(settings))
+    return load_index(settings.index_dir)

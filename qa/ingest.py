@@ -135,4 +135,3 @@ def load_corpus(folder: Path) -> Corpus:
     if not documents:
         raise CorpusError(f"corpus folder {folder} holds no readable article (.txt, .md or .jsonl)")
     return Corpus(documents=documents, skipped=skipped, fingerprint=digest.hexdigest())
-

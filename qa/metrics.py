@@ -12,7 +12,7 @@ import collections
 import re
 import string
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 _PUNCTUATION = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -73,9 +73,7 @@ class ScoredQuestion:
     f1_if_answered: float
 
 
-def score_question(
-    qid: str, best_text: str, no_answer_score: float, gold_answers: Sequence[str]
-) -> ScoredQuestion:
+def score_question(qid: str, best_text: str, no_answer_score: float, gold_answers: Sequence[str]) -> ScoredQuestion:
     em, f1 = score_prediction(best_text, gold_answers)
     has_answer = any(normalize_answer(g) for g in gold_answers)
     return ScoredQuestion(qid, has_answer, best_text, no_answer_score, em, f1)
@@ -135,7 +133,20 @@ def forced_answer_metrics(items: Sequence[ScoredQuestion]) -> dict[str, float]:
     }
 
 
-def best_threshold(items: Sequence[ScoredQuestion], metric: str = "f1") -> tuple[float, float]:
+class Abstainable(Protocol):
+    """What the threshold sweep reads of a question's outcome (ScoredQuestion, or a lighter record)."""
+
+    @property
+    def has_answer(self) -> bool: ...
+    @property
+    def no_answer_score(self) -> float: ...
+    @property
+    def em_if_answered(self) -> float: ...
+    @property
+    def f1_if_answered(self) -> float: ...
+
+
+def best_threshold(items: Sequence[Abstainable], metric: str = "f1") -> tuple[float, float]:
     """The abstain threshold that maximises total EM or F1, and the score there (official script's sweep).
 
     Candidates sit between consecutive no-answer scores, so "abstain on everything" and "answer everything"
@@ -157,9 +168,7 @@ def best_threshold(items: Sequence[ScoredQuestion], metric: str = "f1") -> tuple
             continue  # ties must move together
         if score > best_score:
             best_score = score
-            best_thresh = (
-                item.no_answer_score if next_score is None else (item.no_answer_score + next_score) / 2
-            )
+            best_thresh = item.no_answer_score if next_score is None else (item.no_answer_score + next_score) / 2
     # A threshold at the largest score answers everything; above it the decision never abstains.
     if best_thresh == ordered[-1].no_answer_score:
         best_thresh = ordered[-1].no_answer_score + 1.0

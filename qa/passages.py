@@ -26,7 +26,9 @@ def split_document(document: Document, sentences: int = 3, overlap: int = 1, max
     return passages
 
 
-def split_corpus(documents: Iterable[Document], sentences: int = 3, overlap: int = 1, max_chars: int = 1200) -> list[Passage]:
+def split_corpus(
+    documents: Iterable[Document], sentences: int = 3, overlap: int = 1, max_chars: int = 1200
+) -> list[Passage]:
     """Passages of every document, numbered 0..n-1 in corpus order."""
     passages: list[Passage] = []
     for document in documents:

@@ -35,7 +35,8 @@ class Answer(BaseModel):
     score: float = Field(ge=0.0, le=1.0, description="calibrated probability that the answer is right")
     citation: Citation
     when: ResolvedDate | None = Field(
-        None, description="when the answer is or holds a date expression and its article has a date: its resolution")
+        None, description="when the answer is or holds a date expression and its article has a date: its resolution"
+    )
 
 
 class RetrievedPassage(BaseModel):

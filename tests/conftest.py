@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.server_process import ServerProcess
+from bench.server import ServerProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,17 +19,22 @@ SHARED = Path(os.environ.get("QA_SHARED_DIR", ROOT.parent / "shared"))
 SQUAD_DIR = SHARED / "data" / "squad"
 ARTIFACTS = ROOT / "test-artifacts"
 
-needs_squad = pytest.mark.skipif(not (SQUAD_DIR / "dev-v2.0.json.gz").exists(), reason=f"SQuAD data not found in {SQUAD_DIR}")
+needs_squad = pytest.mark.skipif(
+    not (SQUAD_DIR / "dev-v2.0.json.gz").exists(), reason=f"SQuAD data not found in {SQUAD_DIR}"
+)
 
 
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory) -> Path:
+    from qa.config import Settings
     from qa.embedder import Embedder
-    from qa.index import build_index
+    from qa.index import build_index, index_options
     from qa.ingest import load_corpus
 
     index_dir = tmp_path_factory.mktemp("index")
-    build_index(load_corpus(SEEDS), index_dir, Embedder(), corpus_dir=SEEDS, progress=False)
+    build_index(
+        load_corpus(SEEDS), index_dir, Embedder(), corpus_dir=SEEDS, progress=False, **index_options(Settings())
+    )
     return index_dir
 
 
@@ -66,12 +71,15 @@ def _running_server(env: dict[str, str], log_path: Path):
 
 @pytest.fixture(scope="session")
 def server(seed_index_dir, tmp_path_factory):
-    yield from _running_server({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS)},
-                               tmp_path_factory.mktemp("logs") / "server.log")
+    yield from _running_server(
+        {"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS)},
+        tmp_path_factory.mktemp("logs") / "server.log",
+    )
 
 
 @pytest.fixture(scope="session")
 def secured_server(seed_index_dir, tmp_path_factory):
-    yield from _running_server({"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS),
-                                "QA_API_KEYS": '["key-one", "key-two"]'},
-                               tmp_path_factory.mktemp("logs") / "secured.log")
+    yield from _running_server(
+        {"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS), "QA_API_KEYS": '["key-one", "key-two"]'},
+        tmp_path_factory.mktemp("logs") / "secured.log",
+    )

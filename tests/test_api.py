@@ -2,7 +2,6 @@
 
 import httpx
 import pytest
-
 from conftest import SEED_DOC_ID
 
 
@@ -22,7 +21,9 @@ def test_post_ask_answers_the_cqc_question_with_citation(server):
     cqc = next(a for a in body["answers"] if a["text"] == "November 2023")
     c = cqc["citation"]
     assert c["doc_id"] == SEED_DOC_ID and c["date"] == "2025-10-23"
-    assert c["passage"][c["answer_start"] - c["passage_start"] : c["answer_end"] - c["passage_start"]] == "November 2023"
+    assert (
+        c["passage"][c["answer_start"] - c["passage_start"] : c["answer_end"] - c["passage_start"]] == "November 2023"
+    )
     assert r.headers["x-request-id"]
 
 
@@ -34,10 +35,10 @@ def test_get_ask_and_out_of_corpus_abstains(server):
 @pytest.mark.parametrize(
     "payload, fragment",
     [
-        ({"question": ""}, "question: String should have at least 1 character"),
+        ({"question": ""}, "question must not be empty"),
         ({"question": "   "}, "must not be empty"),
-        ({"question": 42}, "must be a string"),
-        ({"question": ["a"]}, "must be a string"),
+        ({"question": 42}, "valid string"),
+        ({"question": ["a"]}, "valid string"),
         ({}, "question"),
         ({"question": "x" * 501}, "limit is 500"),
         ({"question": "When\u0000 was it?"}, "control"),
@@ -67,26 +68,38 @@ def test_malformed_json_and_huge_bodies_are_rejected(server):
 
 
 def test_request_id_is_echoed_and_metrics_exposed(server):
-    r = httpx.get(server.url + "/ask", params={"q": "Who is the Trust’s chief nurse?"}, headers={"X-Request-ID": "abc-123"}, timeout=30)
+    r = httpx.get(
+        server.url + "/ask",
+        params={"q": "Who is the Trust’s chief nurse?"},
+        headers={"X-Request-ID": "abc-123"},
+        timeout=30,
+    )
     assert r.headers["x-request-id"] == "abc-123"
     metrics = httpx.get(server.url + "/metrics").text
     assert "qa_request_seconds_bucket" in metrics and 'qa_answers_total{outcome="answered"}' in metrics
     assert "qa_index_passages" in metrics
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({}, 401),
-    ({"Authorization": "Bearer wrong"}, 401),
-    ({"Authorization": "Basic key-one"}, 401),
-    ({"Authorization": "Bearer key-one"}, 200),
-    ({"Authorization": "Bearer key-two"}, 200),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": "Basic key-one"}, 401),
+        ({"Authorization": "Bearer key-one"}, 200),
+        ({"Authorization": "Bearer key-two"}, 200),
+    ],
+)
 def test_auth_matrix(secured_server, headers, status):
     r = httpx.get(secured_server.url + "/ask", params={"q": "Who is the chief executive?"}, headers=headers, timeout=30)
     assert r.status_code == status, r.text
     if status == 401:
         assert "API key" in r.json()["error"]
-    chat = httpx.post(secured_server.url + "/v1/chat/completions", headers=headers, timeout=30,
-                      json={"model": "newsqa-extractive", "messages": [{"role": "user", "content": "Who is the chief nurse?"}]})
+    chat = httpx.post(
+        secured_server.url + "/v1/chat/completions",
+        headers=headers,
+        timeout=30,
+        json={"model": "newsqa-extractive", "messages": [{"role": "user", "content": "Who is the chief nurse?"}]},
+    )
     assert chat.status_code == status
     assert httpx.get(secured_server.url + "/health").status_code == 200  # health stays open

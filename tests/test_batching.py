@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from api.service import AnswerTimeout, AnsweringService, NotReady
+from api.service import AnsweringService, AnswerTimeout, NotReady
 
 QUESTIONS = [
     "When was the CQC visit?",
@@ -25,8 +25,9 @@ def _service(settings, pipeline, **overrides) -> AnsweringService:
 
 
 def _summary(response):
-    return response.abstained, [(a.text, a.citation.doc_id, a.citation.answer_start, a.citation.answer_end)
-                                for a in response.answers]
+    return response.abstained, [
+        (a.text, a.citation.doc_id, a.citation.answer_start, a.citation.answer_end) for a in response.answers
+    ]
 
 
 def test_concurrent_questions_are_batched_and_answered_as_alone(settings, pipeline):
@@ -56,7 +57,9 @@ def test_batches_respect_the_size_limit_and_top_k(settings, pipeline):
     service.on_batch = sizes.append
 
     async def ask_all():
-        return await asyncio.gather(*(service.ask(q, top_k=2 if i % 2 else None) for i, q in enumerate(QUESTIONS)))
+        return await asyncio.gather(
+            *(service.ask(q, passages_read=2 if i % 2 else None) for i, q in enumerate(QUESTIONS))
+        )
 
     try:
         responses = asyncio.run(ask_all())
@@ -64,7 +67,7 @@ def test_batches_respect_the_size_limit_and_top_k(settings, pipeline):
         service.shutdown()
     assert max(sizes) <= 3 and sum(sizes) == len(QUESTIONS)
     assert [len(r.passages) for r in responses[1::2]] == [2] * 4
-    assert all(len(r.passages) == settings.top_k for r in responses[0::2])
+    assert all(len(r.passages) == settings.passages_read for r in responses[0::2])
 
 
 def test_a_timed_out_question_does_not_stall_the_workers(settings, pipeline):
@@ -98,6 +101,8 @@ def test_shutdown_answers_what_is_queued_then_refuses(settings, pipeline):
 
 def test_service_is_ready_only_after_a_warm_up_answer(settings, pipeline):
     """A pipeline that loads but cannot answer (here: its reader fails on first use) must leave /ready false."""
+    from dataclasses import replace
+
     from qa.pipeline import QAPipeline
 
     class ReaderThatFails:
@@ -106,7 +111,7 @@ def test_service_is_ready_only_after_a_warm_up_answer(settings, pipeline):
         def read_many(self, *args, **kwargs):
             raise RuntimeError("inference session lost")
 
-    broken = QAPipeline(pipeline.index, pipeline.retriever, ReaderThatFails(), pipeline.settings)
+    broken = QAPipeline(pipeline.index, replace(pipeline.models, reader=ReaderThatFails()), pipeline.settings)
     service = AnsweringService(settings, lambda: broken)
     service.load()
     try:

@@ -8,8 +8,14 @@ from conftest import ROOT, SEEDS
 def run_qa(*args, env=None):
     import os
 
-    return subprocess.run([sys.executable, "-m", "qa_cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "qa_cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_ask_json(seed_index_dir):
@@ -28,9 +34,12 @@ def test_bad_corpus_folder_is_named_in_the_error(tmp_path):
 def test_stale_index_is_reported_when_auto_build_is_off(seed_index_dir, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.txt").write_text((SEEDS / "000_8b6f645272f1e33c.txt").read_text(encoding="utf-8") + "\nExtra.", encoding="utf-8")
-    result = run_qa("ask", "Who?", "--corpus-dir", str(corpus), "--index-dir", str(seed_index_dir),
-                    env={"QA_AUTO_BUILD": "false"})
+    (corpus / "a.txt").write_text(
+        (SEEDS / "000_8b6f645272f1e33c.txt").read_text(encoding="utf-8") + "\nExtra.", encoding="utf-8"
+    )
+    result = run_qa(
+        "ask", "Who?", "--corpus-dir", str(corpus), "--index-dir", str(seed_index_dir), env={"QA_AUTO_BUILD": "false"}
+    )
     assert result.returncode == 2
     assert "out of date" in result.stderr and "corpus changed" in result.stderr
 
@@ -38,8 +47,16 @@ def test_stale_index_is_reported_when_auto_build_is_off(seed_index_dir, tmp_path
 def test_eval_seed_uses_the_reader_it_is_given(seed_index_dir, tmp_path):
     """--model takes effect for `qa eval seed` (it used to be accepted and ignored): a folder without a
     reader is refused, naming the folder."""
-    result = run_qa("eval", "seed", "--model", str(tmp_path / "no-reader"), "--index-dir", str(seed_index_dir),
-                    "--out", str(tmp_path / "out"))
+    result = run_qa(
+        "eval",
+        "seed",
+        "--model",
+        str(tmp_path / "no-reader"),
+        "--index-dir",
+        str(seed_index_dir),
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 2
     assert "no-reader" in result.stderr and "Traceback" not in result.stderr
 

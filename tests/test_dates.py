@@ -72,8 +72,12 @@ TABLE = [
     ("the summer of 2019", A, "", ("2019-06-01", "2019-08-31", "season")),
     ("autumn", A, "The consultation will run in the autumn.", ("2025-09-01", "2025-11-30", "season")),
     # Relative to an event named earlier in the sentence.
-    ("the following day", A, "The CQC visited on 14 May 2024 and returned the following day.",
-     ("2024-05-15", "2024-05-15", "day")),
+    (
+        "the following day",
+        A,
+        "The CQC visited on 14 May 2024 and returned the following day.",
+        ("2024-05-15", "2024-05-15", "day"),
+    ),
     # Unresolvable: no date expression, an event date never given, no article date, "may" the verb.
     ("the following day", A, "Inspectors returned the following day.", None),
     ("the chief nurse", A, "", None),

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from qa.decision import DecisionModel, content_words, expected_type, span_features, span_has_type
+from qa.extracted import ExtractedAnswer
 
 
 def test_question_types_and_span_types():
@@ -21,15 +22,18 @@ def test_question_types_and_span_types():
     assert content_words("How many visits did the inspectors make?") == {"visit", "inspector", "make"}
 
 
-class _Span:
-    def __init__(self, passage_index, start, end, text, margin):
-        self.passage_index, self.start, self.end, self.text, self.margin = passage_index, start, end, text, margin
+def _Span(passage_rank, start, end, text, margin):
+    """A reader answer with this margin (span logit over a no-answer logit of 0)."""
+    return ExtractedAnswer(text, start, end, passage_rank, span_logit=margin, no_answer_logit=0.0, score=0.5)
 
 
 def test_span_features_measure_agreement_overlap_and_type():
     passages = ["The inspectors visited in November 2023. It was unannounced.", "A visit took place in November 2023."]
-    spans = [_Span(0, 26, 39, "November 2023", 20.0), _Span(1, 22, 35, "November 2023", 12.0),
-             _Span(0, 41, 44, "It ", -3.0)]
+    spans = [
+        _Span(0, 26, 39, "November 2023", 20.0),
+        _Span(1, 22, 35, "November 2023", 12.0),
+        _Span(0, 41, 44, "It ", -3.0),
+    ]
     rows = span_features("When did the inspectors visit?", spans, passages, [1, 2], [True, False])
     first, second, echo = rows
     assert first["agreement"] == 1.0 and second["agreement"] == 1.0  # the other passage says the same
@@ -43,8 +47,15 @@ def test_span_features_measure_agreement_overlap_and_type():
 
 
 def test_decision_model_round_trip_and_errors(tmp_path):
-    model = DecisionModel(features=["margin", "type_match"], weights=[0.5, 1.0], intercept=-1.0, means=[10.0, 0.0],
-                          scales=[2.0, 1.0], threshold=0.4, fitted_on="test")
+    model = DecisionModel(
+        features=["margin", "type_match"],
+        weights=[0.5, 1.0],
+        intercept=-1.0,
+        means=[10.0, 0.0],
+        scales=[2.0, 1.0],
+        threshold=0.4,
+        fitted_on="test",
+    )
     path = model.save(tmp_path / "decision.json")
     loaded = DecisionModel.load(path)
     assert loaded == model
@@ -71,12 +82,12 @@ def test_pipeline_answers_with_the_shipped_decision(pipeline, settings):
     assert pipeline.decision == shipped and pipeline.answer_threshold == shipped.threshold
     reading = pipeline.read("When was the CQC visit?")
     scored = pipeline.score(reading)
-    assert [s.probability for s in scored] == sorted((s.probability for s in scored), reverse=True)
+    assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
+    assert all(set(s.features) >= set(shipped.features) for s in scored)
     answers = pipeline.decide(reading)
     assert answers and all(a.score >= shipped.threshold for a in answers)
     # QA_ANSWER_THRESHOLD still overrides the decision's own threshold.
-    strict = QAPipeline(pipeline.index, pipeline.retriever, pipeline.reader,
-                        settings.model_copy(update={"answer_threshold": 1.0}), pipeline.decision)
+    strict = QAPipeline(pipeline.index, pipeline.models, settings.model_copy(update={"answer_threshold": 1.0}))
     assert strict.decide(reading) == []
 
 

@@ -7,8 +7,8 @@ import threading
 import time
 
 import httpx
-
 from conftest import SEEDS, LiveServer
+
 from qa.index import current_build_dir
 
 
@@ -66,13 +66,17 @@ def test_changed_corpus_is_reported_when_auto_build_is_off(tmp_path, seed_index_
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "extra.txt").write_text("date 2025-11-01\nThe new ward opened on Monday.", encoding="utf-8")
-    live = LiveServer({"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(seed_index_dir), "QA_AUTO_BUILD": "false"},
-                      tmp_path / "stale.log")
+    live = LiveServer(
+        {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(seed_index_dir), "QA_AUTO_BUILD": "false"},
+        tmp_path / "stale.log",
+    )
     assert_not_ready_but_alive(live, "corpus changed")
 
 
 def test_saturation_gives_503_with_retry_after_and_sigterm_drains(tmp_path, seed_index_dir):
-    live = start(tmp_path, {"QA_INDEX_DIR": str(seed_index_dir), "QA_MAX_PENDING": "1", "QA_INFERENCE_WORKERS": "1"}, "busy")
+    live = start(
+        tmp_path, {"QA_INDEX_DIR": str(seed_index_dir), "QA_MAX_PENDING": "1", "QA_INFERENCE_WORKERS": "1"}, "busy"
+    )
     try:
         live.wait_ready()
         results = []
@@ -93,8 +97,11 @@ def test_saturation_gives_503_with_retry_after_and_sigterm_drains(tmp_path, seed
 
         # SIGTERM with a question in flight: it still gets its answer, then the process exits cleanly.
         in_flight = []
-        t = threading.Thread(target=lambda: in_flight.append(
-            httpx.post(live.url + "/ask", json={"question": "Who is the Trust’s chief nurse?"}, timeout=60)))
+        t = threading.Thread(
+            target=lambda: in_flight.append(
+                httpx.post(live.url + "/ask", json={"question": "Who is the Trust’s chief nurse?"}, timeout=60)
+            )
+        )
         t.start()
         time.sleep(0.05)
         live.process.send_signal(signal.SIGTERM)

@@ -3,10 +3,19 @@
 import json
 
 import pytest
-
 from conftest import SEED_DOC_ID, SEEDS
+
+from qa.config import Settings
 from qa.embedder import Embedder
-from qa.index import IndexCorruptError, IndexMissingError, build_index, current_build_dir, load_index, staleness
+from qa.index import (
+    IndexCorruptError,
+    IndexMissingError,
+    build_index,
+    current_build_dir,
+    index_options,
+    load_index,
+    staleness,
+)
 from qa.ingest import CorpusError, load_corpus
 from qa.passages import split_corpus
 
@@ -29,7 +38,8 @@ def test_unreadable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplo
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
     (tmp_path / "articles.jsonl").write_text(
-        json.dumps({"id": "j1", "title": "T", "date": "2024-02-03", "url": "http://x", "text": "Body text here."}) + "\nnot json\n",
+        json.dumps({"id": "j1", "title": "T", "date": "2024-02-03", "url": "http://x", "text": "Body text here."})
+        + "\nnot json\n",
         encoding="utf-8",
     )
     corpus = load_corpus(tmp_path)
@@ -65,15 +75,18 @@ def _options(manifest):
 
 
 def test_build_then_load_round_trip(tmp_path, embedder):
-    manifest = build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    manifest = build_index(
+        load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **index_options(Settings())
+    )
     index = load_index(tmp_path)
-    # Built with the service's passage settings unless told otherwise.
-    from qa.config import Settings
-
-    defaults = Settings.model_fields
+    # Built with the service's passage settings.
+    settings = Settings()
     assert (manifest.passage_settings.sentences, manifest.passage_settings.overlap) == (
-        defaults["passage_sentences"].default, defaults["passage_overlap"].default)
-    assert index.manifest.passages == manifest.passages == len(index.passages) == index.dense.ntotal
+        settings.passage_sentences,
+        settings.passage_overlap,
+    )
+    every_passage = index.dense_search(embedder.embed(["maternity"]), 10**6)[0]
+    assert index.manifest.passages == manifest.passages == len(index.passages) == len(every_passage)
     assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dimensions == 384
     assert staleness(manifest, manifest.corpus_fingerprint, "all-MiniLM-L6-v2", *_options(manifest)) == []
     assert staleness(manifest, "other", "all-MiniLM-L6-v2", *_options(manifest)) == [
@@ -86,7 +99,7 @@ def test_build_then_load_round_trip(tmp_path, embedder):
 
 
 def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
-    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **index_options(Settings()))
     before = current_build_dir(tmp_path)
 
     class ExplodingEmbedder(Embedder):
@@ -94,7 +107,14 @@ def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
             raise KeyboardInterrupt("simulated crash mid-build")
 
     with pytest.raises(KeyboardInterrupt):
-        build_index(load_corpus(SEEDS), tmp_path, ExplodingEmbedder(), corpus_dir=SEEDS, progress=False)
+        build_index(
+            load_corpus(SEEDS),
+            tmp_path,
+            ExplodingEmbedder(),
+            corpus_dir=SEEDS,
+            progress=False,
+            **index_options(Settings()),
+        )
     assert current_build_dir(tmp_path) == before
     assert [p.name for p in (tmp_path / "builds").iterdir()] == [before.name]  # no half-written build left
     assert load_index(tmp_path).manifest.passages > 0
@@ -103,7 +123,7 @@ def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
 def test_corrupt_or_missing_index_gives_a_clear_error(tmp_path, embedder):
     with pytest.raises(IndexMissingError, match="qa index"):
         load_index(tmp_path)
-    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False)
+    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **index_options(Settings()))
     faiss_file = current_build_dir(tmp_path) / "dense.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="dense.faiss is corrupt"):

@@ -36,12 +36,34 @@ def test_news_train_examples_use_train_articles_only_with_answers_at_their_offse
 def test_qamr_articles_sharing_a_sentence_with_the_news_set_are_dropped(tmp_path):
     news = load_news_set(NEWS_DIR)
     sentence = next(s for s in news.documents["GUM_news_crane"].text.split("\n") if len(s) > 80)
-    data = {"data": [
-        {"title": "leaky", "paragraphs": [{"context": "Intro. " + sentence, "qas": [
-            {"id": "1", "question": "What?", "answers": [{"text": "Intro", "answer_start": 0}]}]}]},
-        {"title": "clean", "paragraphs": [{"context": "A wholly different story about a regional bus strike.", "qas": [
-            {"id": "2", "question": "What strike?", "answers": [{"text": "a regional bus strike", "answer_start": 30}]}]}]},
-    ]}
+    data = {
+        "data": [
+            {
+                "title": "leaky",
+                "paragraphs": [
+                    {
+                        "context": "Intro. " + sentence,
+                        "qas": [{"id": "1", "question": "What?", "answers": [{"text": "Intro", "answer_start": 0}]}],
+                    }
+                ],
+            },
+            {
+                "title": "clean",
+                "paragraphs": [
+                    {
+                        "context": "A wholly different story about a regional bus strike.",
+                        "qas": [
+                            {
+                                "id": "2",
+                                "question": "What strike?",
+                                "answers": [{"text": "a regional bus strike", "answer_start": 30}],
+                            }
+                        ],
+                    }
+                ],
+            },
+        ]
+    }
     path = tmp_path / "qamr.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     kept, dropped = qamr_examples(path, NEWS_DIR, limit=10, rng=np.random.default_rng(0))

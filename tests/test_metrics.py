@@ -1,5 +1,10 @@
 from qa.metrics import (
-    best_threshold, forced_answer_metrics, normalize_answer, score_prediction, score_question, squad_metrics,
+    best_threshold,
+    forced_answer_metrics,
+    normalize_answer,
+    score_prediction,
+    score_question,
+    squad_metrics,
 )
 
 
@@ -22,10 +27,10 @@ def test_unanswerable_scores_one_only_for_empty_prediction():
 
 def test_squad_metrics_split_has_and_no_answer():
     items = [
-        score_question("a", "Paris", -5.0, ["Paris"]),   # answered correctly
-        score_question("b", "Lyon", 2.0, ["Paris"]),     # abstains at threshold 0: wrong
-        score_question("c", "Nice", 3.0, []),            # abstains: right
-        score_question("d", "Nice", -1.0, []),           # answers an unanswerable: wrong
+        score_question("a", "Paris", -5.0, ["Paris"]),  # answered correctly
+        score_question("b", "Lyon", 2.0, ["Paris"]),  # abstains at threshold 0: wrong
+        score_question("c", "Nice", 3.0, []),  # abstains: right
+        score_question("d", "Nice", -1.0, []),  # answers an unanswerable: wrong
     ]
     m = squad_metrics(items, threshold=0.0)
     assert m["f1"] == 50.0 and m["HasAns_f1"] == 50.0 and m["NoAns_f1"] == 50.0

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, SEED_DOC_ID
+
 from eval.news_set import NEWS_DIR, NewsSetError, check_news_set, describe, load_news_set
 
 
@@ -77,8 +77,10 @@ def test_blank_answers_are_refused(tmp_path):
 def test_malformed_question_line_is_named(tmp_path):
     copy = _copy_set(tmp_path)
     with (copy / "questions.jsonl").open("a", encoding="utf-8") as f:
-        f.write('{"id": "x", "article": "GUM_news_crane", "split": "train", "question": "Who?", "answers": [],'
-                ' "evidence": [], "answerable": "maybe"}\n')
+        f.write(
+            '{"id": "x", "article": "GUM_news_crane", "split": "train", "question": "Who?", "answers": [],'
+            ' "evidence": [], "answerable": "maybe"}\n'
+        )
     count = len((copy / "questions.jsonl").read_text(encoding="utf-8").splitlines())
     with pytest.raises(NewsSetError, match=rf"questions.jsonl:{count}: answerable"):
         load_news_set(copy)
@@ -97,8 +99,13 @@ def test_missing_article_file_is_named(tmp_path):
 def test_cli_check_reports_problems_without_a_traceback(tmp_path):
     copy = _copy_set(tmp_path)
     (copy / "articles.jsonl").write_text("[]\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "qa_cli", "eval", "news-check", "--set", str(copy)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_cli", "eval", "news-check", "--set", str(copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "articles.jsonl:1" in result.stderr and "Traceback" not in result.stderr
 

@@ -2,7 +2,6 @@
 
 import openai
 import pytest
-
 from conftest import SEED_DOC_ID
 
 
@@ -28,7 +27,8 @@ def test_completion_answers_with_source_and_citations(client):
 
 def test_streamed_completion(client):
     stream = client.chat.completions.create(
-        model="newsqa-extractive", stream=True,
+        model="newsqa-extractive",
+        stream=True,
         messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "When was the CQC visit?"}],
     )
     chunks = list(stream)

@@ -1,8 +1,9 @@
 """The reader's span decoding, windows and shipped quality."""
 
 import numpy as np
-
 from conftest import SQUAD_DIR, needs_squad
+
+from qa.documents import Passage
 from qa.reader.decode import decode_spans
 from qa.reader.windows import tokenize_windows
 
@@ -12,19 +13,39 @@ PASSAGE = (
 )
 
 
-def test_answer_text_is_the_passage_at_its_offsets(reader):
-    output = reader.read("When did the CQC visit?", [PASSAGE, "Luton is the largest maternity unit in the east of England."])
-    assert output.spans, "the reader should propose spans"
-    passages = [PASSAGE, "Luton is the largest maternity unit in the east of England."]
-    for span in output.spans:
-        assert passages[span.passage_index][span.start : span.end] == span.text
-    assert output.spans[0].text == "November 2023"
-    assert len(output.no_answer_logits) == 2
+def _passages(*texts: str, prefix: str = "") -> list[Passage]:
+    """Passages of one document laid end to end after `prefix`, as the index cuts them."""
+    passages, offset = [], len(prefix)
+    for i, text in enumerate(texts):
+        passages.append(Passage(id=i, doc_id="doc", start=offset, end=offset + len(text), text=text))
+        offset += len(text) + 1
+    return passages
+
+
+def test_answers_carry_their_passage_and_document_offsets(reader):
+    prefix = "Headline. "
+    other = "Luton is the largest maternity unit in the east of England."
+    document = prefix + PASSAGE + " " + other
+    passages = _passages(PASSAGE, other, prefix=prefix)
+    answers = reader.read("When did the CQC visit?", passages)
+    assert answers, "the reader should propose answers"
+    for answer in answers:
+        assert answer.passage is passages[answer.passage_rank]
+        assert answer.passage.text[answer.start : answer.end] == answer.text
+        assert document[answer.document_start : answer.document_end] == answer.text
+        assert 0.0 <= answer.score <= 1.0
+    assert answers[0].text == "November 2023" and answers[0].doc_id == "doc"
+    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
+
+
+def test_bare_texts_give_answers_and_one_no_answer_logit_each(reader):
+    found, no_answer_logits = reader.read_texts(["When did the CQC visit?"] * 2, [PASSAGE, "Nothing here."], 3)
+    assert len(found) == 2 and len(no_answer_logits) == 2 and 1 <= len(found[0]) <= 3
+    assert found[0][0].passage is None and found[0][0].text == "November 2023"
 
 
 def test_empty_passage_list_gives_no_answer_not_an_error(reader):
-    output = reader.read("When did the CQC visit?", [])
-    assert output.spans == [] and output.no_answer_logits == []
+    assert reader.read("When did the CQC visit?", []) == []
 
 
 def test_spans_never_leave_the_passage_or_enter_the_question(reader):
@@ -35,7 +56,7 @@ def test_spans_never_leave_the_passage_or_enter_the_question(reader):
     # Random logits that favour the question tokens: decoding must still stay inside the passage.
     start = rng.normal(size=windows.input_ids.shape) + np.where(windows.context_mask, 0, 50)
     end = rng.normal(size=windows.input_ids.shape) + np.where(windows.context_mask, 0, 50)
-    candidates, _ = decode_spans(windows, start, end, [PASSAGE], max_answer_tokens=10, top_k_per_window=20)
+    candidates, _ = decode_spans(windows, start, end, [PASSAGE], max_answer_tokens=10, answers_per_window=20)
     assert candidates[0]
     for c in candidates[0]:
         assert 0 <= c.start < c.end <= len(PASSAGE)
@@ -53,8 +74,8 @@ def test_long_passages_are_covered_by_overlapping_windows(reader):
             if s >= 0:
                 covered[s:e] = True
     assert all(covered[i] for i, ch in enumerate(passage) if not ch.isspace())
-    output = reader.read("When did the hospital open its new wing?", [passage])
-    assert output.spans[0].text == "March 1999"
+    answers = reader.read("When did the hospital open its new wing?", _passages(passage))
+    assert answers[0].text == "March 1999"
 
 
 @needs_squad
@@ -71,21 +92,38 @@ def test_shipped_reader_meets_its_floor_on_a_held_out_slice(reader, tmp_path):
 
 @needs_squad
 def test_training_smoke_writes_a_loadable_model(tmp_path):
+    from lab.train_reader import main
     from qa.reader.model import Reader
-    from qa.reader.train import main
 
     out = tmp_path / "reader"
-    assert main([
-        "--squad-dir", str(SQUAD_DIR), "--out", str(out), "--limit", "12", "--stages", "squad:1:1e-4",
-        "--max-length", "128", "--stride", "32", "--batch-size", "4",
-    ]) == 0
+    assert (
+        main(
+            [
+                "--squad-dir",
+                str(SQUAD_DIR),
+                "--out",
+                str(out),
+                "--limit",
+                "12",
+                "--stages",
+                "squad:1:1e-4",
+                "--max-length",
+                "128",
+                "--stride",
+                "32",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert (out / "training_log.jsonl").read_text().count('"event": "epoch"') == 1
     loaded = Reader.load(out)
-    assert loaded.read("Who?", ["Somebody did something."]).no_answer_logits
+    assert len(loaded.read_texts(["Who?"], ["Somebody did something."])[1]) == 1
 
 
 def test_plain_epoch_batches_are_slices_of_one_permutation():
-    from qa.reader.train import epoch_batches
+    from lab.train_reader import epoch_batches
 
     lengths = np.arange(10, 110)
     batches = epoch_batches(lengths, 32, np.random.default_rng(7))
@@ -94,7 +132,7 @@ def test_plain_epoch_batches_are_slices_of_one_permutation():
 
 
 def test_length_grouped_batches_cover_each_window_once_and_cut_padding():
-    from qa.reader.train import epoch_batches
+    from lab.train_reader import epoch_batches
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(40, 385, size=3200)
@@ -117,8 +155,25 @@ def test_answerability_probe_command_writes_its_report(tmp_path):
     from conftest import ROOT
 
     out = tmp_path / "probe"
-    result = subprocess.run([sys.executable, "-m", "qa_cli", "eval", "answerability", "--squad-dir", str(SQUAD_DIR),
-                             "--limit", "40", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa_cli",
+            "eval",
+            "answerability",
+            "--squad-dir",
+            str(SQUAD_DIR),
+            "--limit",
+            "40",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((out / "answerability_probe.json").read_text())
     assert set(report["separation"]) == {"training articles", "validation articles", "test articles"}
@@ -126,12 +181,15 @@ def test_answerability_probe_command_writes_its_report(tmp_path):
         assert split["questions"] == 40 and 0.0 <= split["margin_auc"] <= 1.0
     # The reader has seen its training articles: it must separate them far better than unseen ones.
     assert report["separation"]["training articles"]["margin_auc"] > report["separation"]["test articles"]["margin_auc"]
-    assert len(report["verifiers"]) == 6 and all(0 <= r["test_f1_at_validation_threshold"] <= 100 for r in report["verifiers"])
+    assert len(report["verifiers"]) == 6 and all(
+        0 <= r["test_f1_at_validation_threshold"] <= 100 for r in report["verifiers"]
+    )
     assert "Minimum-Bayes-risk" in (out / "answerability_probe.md").read_text()
 
 
 def test_swapped_entity_negatives_ask_about_something_the_paragraph_never_mentions():
-    from qa.reader.data import QAExample, swapped_entity_negatives
+    from eval.squad_data import QAExample
+    from lab.negatives import swapped_entity_negatives
 
     paragraphs = [
         ("Tesla moved to Paris in 1882 and worked for Continental Edison.", "When did Tesla move to Paris?"),
@@ -154,11 +212,14 @@ def test_swapped_entity_negatives_ask_about_something_the_paragraph_never_mentio
 
 
 def test_passage_crops_keep_the_answer_at_its_offsets_in_three_sentences():
+    from eval.squad_data import QAExample
+    from lab.negatives import passage_crops
     from qa.passages import sentence_spans
-    from qa.reader.data import QAExample, passage_crops
 
-    context = ("The plant opened in 1990. It employed 400 people. Its owner was Acme Ltd. "
-               "Production stopped in 2008. The site became a park. Visitors arrived by tram.")
+    context = (
+        "The plant opened in 1990. It employed 400 people. Its owner was Acme Ltd. "
+        "Production stopped in 2008. The site became a park. Visitors arrived by tram."
+    )
     start = context.index("2008")
     examples = [QAExample(f"q{i}", "t", "When did production stop?", context, (("2008", start),)) for i in range(20)]
     crops = passage_crops(examples, 1.0, np.random.default_rng(0))

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import ROOT
+
 from eval.answering import at_threshold
 from eval.seed import EvalSetError, evaluate_seed, load_eval_set
 

@@ -4,10 +4,10 @@ import gzip
 import json
 
 import pytest
-
 from conftest import SQUAD_DIR, needs_squad
+
+from eval.squad_data import DatasetError
 from eval.squad_open import evaluate_squad_open
-from qa.reader.data import DatasetError
 
 
 @needs_squad
@@ -20,7 +20,13 @@ def test_squad_slice_meets_floors_and_writes_reports(tmp_path):
     assert s["open_corpus"]["at_threshold"]["f1"] >= 55.0  # measured 61.5
     assert s["gold_paragraph_ceiling"]["forced_answer_has_ans"]["f1"] >= 72.0  # measured 76.9
     report = json.loads((tmp_path / "squad_eval.json").read_text())
-    assert set(report["summary"]) >= {"open_corpus", "gold_paragraph_ceiling", "retrieval", "latency_ms", "citation_accuracy"}
+    assert set(report["summary"]) >= {
+        "open_corpus",
+        "gold_paragraph_ceiling",
+        "retrieval",
+        "latency_ms",
+        "citation_accuracy",
+    }
     assert len(report["questions"]) == 200
     for name in ("squad_eval.md", "squad_threshold.png", "squad_recall_at_k.png", "squad_latency.png"):
         assert (tmp_path / name).stat().st_size > 0

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import answer, checked_question
+from api.answering import answer, checked_question
 from api.models import ErrorResponse
 from api.security import require_api_key
 from qa.schemas import Answer, QAResponse
@@ -26,7 +26,7 @@ MODEL_ID = "newsqa-extractive"
 NO_ANSWER = "The corpus holds no answer to this question."
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_api_key)])
-_ERRORS = {code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503, 504)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503, 504)}
 
 
 class ChatMessage(BaseModel):
@@ -95,16 +95,31 @@ async def chat_completions(request: Request, body: ChatCompletionRequest):
     extra = {"citations": _citations(response), "abstained": response.abstained}
     if not body.stream:
         return {
-            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop", "logprobs": None}],
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             **extra,
         }
 
     def chunk(delta: dict, finish: Literal["stop"] | None = None, **more) -> str:
-        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            **more,
+        }
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     def events():

@@ -1,5 +1,5 @@
-"""Extractive reader: a transformer span model that finds answer spans in passages.
+"""Reader inference: token windows, span decoding, the model on PyTorch or ONNX Runtime, its stored settings.
 
-Kept free of web and index dependencies so that training can run on a bare GPU machine
-with only torch, transformers, numpy and tqdm.
+Free of pydantic, web and index dependencies so that training (lab/train_reader.py) can run on a bare GPU
+machine with only torch, transformers, numpy and tqdm.
 """

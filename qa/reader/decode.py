@@ -14,7 +14,7 @@ import numpy as np
 from qa.reader.windows import Windows
 
 DEFAULT_MAX_ANSWER_TOKENS = 30
-DEFAULT_TOP_K_PER_WINDOW = 5
+DEFAULT_ANSWERS_PER_WINDOW = 5
 _MASKED = -1e9
 _CHUNK = 64
 
@@ -35,7 +35,7 @@ def decode_window_spans(
     end_logits: np.ndarray,
     context_mask: np.ndarray,
     max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS,
-    top_k: int = DEFAULT_TOP_K_PER_WINDOW,
+    answers_per_window: int = DEFAULT_ANSWERS_PER_WINDOW,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best token spans of each window.
 
@@ -53,7 +53,7 @@ def decode_window_spans(
     valid = band[None, :, :] & context_mask[:, :, None] & context_mask[:, None, :]
     scores = np.where(valid, scores, _MASKED)
     flat = scores.reshape(n_windows, -1)
-    k = min(top_k, flat.shape[1])
+    k = min(answers_per_window, flat.shape[1])
     best = np.argpartition(-flat, k - 1, axis=1)[:, :k]
     best_scores = np.take_along_axis(flat, best, axis=1)
     order = np.argsort(-best_scores, axis=1)
@@ -68,7 +68,7 @@ def decode_spans(
     end_logits: np.ndarray,
     passages: list[str],
     max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS,
-    top_k_per_window: int = DEFAULT_TOP_K_PER_WINDOW,
+    answers_per_window: int = DEFAULT_ANSWERS_PER_WINDOW,
 ) -> tuple[list[list[SpanCandidate]], np.ndarray]:
     """Candidates per input pair (best first, duplicates across windows merged) and each pair's no-answer score.
 
@@ -81,8 +81,11 @@ def decode_spans(
     # Chunks bound the [windows, seq, seq] score matrix to a few tens of MB.
     chunks = [
         decode_window_spans(
-            start_logits[i : i + _CHUNK], end_logits[i : i + _CHUNK], windows.context_mask[i : i + _CHUNK],
-            max_answer_tokens, top_k_per_window,
+            start_logits[i : i + _CHUNK],
+            end_logits[i : i + _CHUNK],
+            windows.context_mask[i : i + _CHUNK],
+            max_answer_tokens,
+            answers_per_window,
         )
         for i in range(0, len(windows), _CHUNK)
     ]

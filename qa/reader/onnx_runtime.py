@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.reader.model import ReaderLoadError
+from qa.reader.settings import ReaderLoadError
 from qa.reader.windows import MODEL_INPUTS
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,9 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
     from onnxruntime.transformers import optimizer
     from transformers import AutoModelForQuestionAnswering
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), dtype=torch.float32, attn_implementation="eager")
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        str(model_dir), dtype=torch.float32, attn_implementation="eager"
+    )
     model.eval()
     config = model.config
 
@@ -75,10 +77,19 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
         raw, fused = Path(work) / "raw.onnx", Path(work) / "fused.onnx"
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Logits(model), example, str(raw), input_names=list(MODEL_INPUTS),
-                              output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=17, dynamo=False)
-        fused_model = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
-                                               hidden_size=config.hidden_size)
+            torch.onnx.export(
+                _Logits(model),
+                example,
+                str(raw),
+                input_names=list(MODEL_INPUTS),
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes=dynamic,
+                opset_version=17,
+                dynamo=False,
+            )
+        fused_model = optimizer.optimize_model(
+            str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+        )
         fused_model.save_model_to_file(str(fused))
         # A private name per export: two processes starting at once must not write into the same file.
         partial = target.with_name(f"{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
@@ -88,10 +99,17 @@ def _export(model_dir: Path, target: Path, int8: bool) -> None:
             # Per-channel weights keep the accuracy loss small; fused ops need the default tensor type.
             root = logging.getLogger()
             level = root.level
-            root.setLevel(logging.ERROR)  # the quantiser logs a generic "consider pre-processing" hint on the root logger
+            root.setLevel(
+                logging.ERROR
+            )  # the quantiser logs a generic "consider pre-processing" hint on the root logger
             try:
-                quantize_dynamic(str(fused), str(partial), weight_type=QuantType.QInt8, per_channel=True,
-                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                quantize_dynamic(
+                    str(fused),
+                    str(partial),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
             finally:
                 root.setLevel(level)
         else:
@@ -137,7 +155,9 @@ class OnnxLogits:
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         arrays = (input_ids, attention_mask, token_type_ids)
         feed = {name: array.astype(np.int64, copy=False) for name, array in zip(MODEL_INPUTS, arrays)}
         start, end = self.session.run(list(OUTPUT_NAMES), feed)

@@ -2,10 +2,10 @@
 # Train the reader on a GPU machine with several configurations at once, keep the one with the best
 # validation F1 (never the test articles), and pack it into $OUT in pieces of under 16 MiB.
 #
-# Expects (prepared by scripts/prepare_gpu_carry.sh, carried as .carry/):
+# Expects (prepared by lab/gpu/prepare_carry.sh, carried as .carry/):
 #   .carry/base/   the base encoder (fp16)       .carry/squad/    dev-v2.0/dev-v1.1 json.gz
 #   .carry/qa-train/  the extra training sets
-# Usage: [RUN="name ..."] OUT=/some/dir bash scripts/train_reader_gpu.sh [max-minutes-per-run] [limit]
+# Usage: [RUN="name ..."] OUT=/some/dir bash lab/gpu/train_reader.sh [max-minutes-per-run] [limit]
 set -uo pipefail
 MAX_MIN=${1:-6}
 LIMIT=${2:-}
@@ -34,7 +34,7 @@ RUN=${RUN:-f_repeat1 g_repeat2_squad1}
 for name in $RUN; do
   [ -n "${CONFIGS[$name]:-}" ] || { echo "unknown configuration: $name (known: ${!CONFIGS[*]})"; exit 2; }
   # shellcheck disable=SC2086
-  $PY -m qa.reader.train "${common[@]}" --out "$RUNS/$name" ${CONFIGS[$name]} >"$RUNS/$name.log" 2>&1 &
+  $PY -m lab.train_reader "${common[@]}" --out "$RUNS/$name" ${CONFIGS[$name]} >"$RUNS/$name.log" 2>&1 &
 done
 wait
 best=$($PY - "$RUNS" <<'PYEOF'

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.server import ServerProcess
 from eval.report import percentiles
-from eval.server_process import ServerProcess
 
 if TYPE_CHECKING:
     from qa.reader.model import Reader
@@ -27,19 +27,28 @@ def _passages_of_about(words: int, count: int, squad_dir: Path | None) -> list[s
     """Real paragraphs of about `words` words: held-out SQuAD ones when available, else the seed article."""
     texts: list[str] = []
     if squad_dir and (squad_dir / "dev-v2.0.json.gz").exists():
-        from qa.reader.data import test_examples
+        from eval.squad_data import test_examples
 
         texts = sorted({e.context for e in test_examples(squad_dir)}, key=lambda t: abs(len(t.split()) - words))
     if len(texts) < count:
-        seed = (Path(__file__).resolve().parent.parent / "seeds" / "000_8b6f645272f1e33c.txt").read_text(encoding="utf-8")
+        seed = (Path(__file__).resolve().parent.parent / "seeds" / "000_8b6f645272f1e33c.txt").read_text(
+            encoding="utf-8"
+        )
         tokens = seed.split()
         texts += [" ".join(tokens[i : i + words]) for i in range(0, len(tokens) - words, words // 2)]
     return texts[:count]
 
 
-def bench_reader(reader: "Reader", passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None) -> dict[str, Any]:
+def bench_reader(
+    reader: "Reader", passages: int = 4, words: int = 150, runs: int = 50, squad_dir: Path | None = None
+) -> dict[str, Any]:
     """Median (and tail) time for one question over `passages` passages of about `words` words."""
-    texts = _passages_of_about(words, passages, squad_dir)
+    from qa.documents import Passage
+
+    texts = [
+        Passage(id=i, doc_id=f"bench-{i}", start=0, end=len(t), text=t)
+        for i, t in enumerate(_passages_of_about(words, passages, squad_dir))
+    ]
     question = "What did the report say?"
     for _ in range(5):
         reader.read(question, texts)
@@ -50,9 +59,15 @@ def bench_reader(reader: "Reader", passages: int = 4, words: int = 150, runs: in
         timings.append(1000 * (time.perf_counter() - started))
     import torch
 
-    return {"passages": len(texts), "mean_words": statistics.mean(len(t.split()) for t in texts), "runs": runs,
-            "backend": reader.backend, "int8": reader.int8, "torch_threads": torch.get_num_threads(),
-            "latency_ms": percentiles(timings)}
+    return {
+        "passages": len(texts),
+        "mean_words": statistics.mean(len(t.text.split()) for t in texts),
+        "runs": runs,
+        "backend": reader.backend,
+        "int8": reader.int8,
+        "torch_threads": torch.get_num_threads(),
+        "latency_ms": percentiles(timings),
+    }
 
 
 def _check(body: dict, expected: str | None) -> bool:
@@ -61,8 +76,13 @@ def _check(body: dict, expected: str | None) -> bool:
     return any(expected in a["text"] for a in body["answers"])
 
 
-def bench_api(url: str | None = None, concurrency: int = 1, duration_s: float = 30.0, max_requests: int = 200,
-              api_key: str | None = None) -> dict[str, Any]:
+def bench_api(
+    url: str | None = None,
+    concurrency: int = 1,
+    duration_s: float = 30.0,
+    max_requests: int = 200,
+    api_key: str | None = None,
+) -> dict[str, Any]:
     """Latency (and, with concurrency > 1, throughput) of /ask; every answer is checked against the expected one."""
     import httpx
 
@@ -98,7 +118,7 @@ def bench_api(url: str | None = None, concurrency: int = 1, duration_s: float = 
                 elapsed = 1000 * (time.perf_counter() - started)
                 with lock:
                     statuses[status] = statuses.get(status, 0) + 1
-                    if status == 200:
+                    if status == 200 and response is not None:
                         latencies.append(elapsed)
                         if not _check(response.json(), expected):
                             wrong.append(question)
@@ -119,8 +139,14 @@ def bench_api(url: str | None = None, concurrency: int = 1, duration_s: float = 
             server.stop()
     total = sum(statuses.values())
     return {
-        "url": url, "concurrency": concurrency, "requests": total, "wall_s": wall,
-        "throughput_rps": total / wall if wall else 0.0, "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "errors": total - statuses.get(200, 0), "wrong_answers": len(wrong), "wrong_examples": wrong[:5],
+        "url": url,
+        "concurrency": concurrency,
+        "requests": total,
+        "wall_s": wall,
+        "throughput_rps": total / wall if wall else 0.0,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": total - statuses.get(200, 0),
+        "wrong_answers": len(wrong),
+        "wrong_examples": wrong[:5],
         "latency_ms": percentiles(latencies),
     }

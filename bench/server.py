@@ -30,8 +30,11 @@ class ServerProcess:
         self._log = log_path.open("w") if log_path else None
         full_env = {**os.environ, **(env or {}), "QA_PORT": str(self.port), "QA_HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "qa_cli", "serve"], cwd=ROOT, env=full_env,
-            stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "qa_cli", "serve"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
 
     def _log_tail(self) -> str:

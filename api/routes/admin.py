@@ -1,0 +1,25 @@
+"""Operator actions that change what the service answers from (API key required)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from api.security import require_api_key
+from api.service import NotReady
+
+router = APIRouter(tags=["operations"], dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "/admin/reindex",
+    status_code=202,
+    summary="Rebuild the index from the corpus folder while answering from the current one",
+)
+async def reindex(request: Request) -> dict:
+    try:
+        started = request.app.state.service.reindex_in_background()
+    except NotReady as exc:
+        raise HTTPException(503, f"service not ready: {exc}", headers={"Retry-After": "5"}) from exc
+    if not started:
+        raise HTTPException(409, "an index rebuild is already running")
+    return {"status": "rebuilding"}
