@@ -118,6 +118,24 @@ def cmd_eval_news(args) -> int:
     return _print_report(report["summary"], args.out)
 
 
+def cmd_eval_dates(args) -> int:
+    from eval.dates_eval import evaluate_dates, load_date_questions
+    from eval.news import news_settings
+    from eval.news_set import load_news_set
+    from qa.ingest import load_corpus
+    from qa.pipeline import QAPipeline
+
+    questions = load_date_questions(Path(args.file))
+    news = load_news_set(Path(args.set))
+    base = _settings(args)
+    news_pipeline = QAPipeline.from_settings(news_settings(news, base, args.news_index_dir))
+    # The seed questions are asked of the service's own corpus, with the models already loaded.
+    seed_pipeline = QAPipeline.from_settings(base, models=news_pipeline.models)
+    documents = {**news.documents, **{d.id: d for d in load_corpus(base.corpus_dir).documents}}
+    result = evaluate_dates(news_pipeline, seed_pipeline, questions, documents, Path(args.out))
+    return _print_report(result["summary"], args.out)
+
+
 def cmd_eval_news_check(args) -> int:
     from eval.news_set import check_news_set, describe, load_news_set
 
@@ -298,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval/reports/news", help="report folder")
     p.set_defaults(func=cmd_eval_news)
 
+    p = evals.add_parser("dates", help="date questions over the news set and the seed article: resolved dates")
+    corpus_options(p)
+    p.add_argument("--file", default="eval/dates/questions.jsonl", help="date questions (JSONL)")
+    p.add_argument("--set", default="eval/news", help="news set folder")
+    p.add_argument("--news-index-dir", type=Path, help="index of the news set (default: QA_MODEL_CACHE_DIR/news-index)")
+    model_options(p)
+    p.add_argument("--out", default="eval/reports/dates", help="report folder")
+    p.set_defaults(func=cmd_eval_dates)
+
     p = evals.add_parser("news-check", help="check the news set: verbatim answers and evidence, split by article")
     p.add_argument("--set", default="eval/news", help="news set folder")
     p.set_defaults(func=cmd_eval_news_check)
@@ -353,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_train_reader(None, argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from eval.dates_eval import DateSetError
     from eval.news_set import NewsSetError
     from eval.seed import EvalSetError
     from eval.squad_data import DatasetError
@@ -362,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CorpusError, IndexProblem, DatasetError, EvalSetError, NewsSetError, ReaderLoadError) as exc:
+    except (CorpusError, IndexProblem, DatasetError, DateSetError, EvalSetError, NewsSetError, ReaderLoadError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:

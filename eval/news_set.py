@@ -16,14 +16,14 @@ article, and the seed article (the test set) is not in the set.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from eval.jsonl import Row, read_jsonl
 from qa.config import PROJECT_ROOT
 from qa.documents import Document
 from qa.ingest import load_corpus
@@ -93,27 +93,8 @@ class NewsSet:
         return [q for q in self.questions if name in ("all", q.split)]
 
 
-def _read_jsonl(path: Path, model: type[BaseModel]) -> list[Any]:
-    if not path.is_file():
-        raise NewsSetError(f"{path}: no such file")
-    rows = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NewsSetError(f"{path}: unreadable ({exc})") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(model.model_validate(json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise NewsSetError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
-            raise NewsSetError(f"{path}:{number}: {problems}") from exc
-    if not rows:
-        raise NewsSetError(f"{path}: empty")
-    return rows
+def _read_jsonl(path: Path, model: type[Row]) -> list[Row]:
+    return read_jsonl(path, model, NewsSetError)
 
 
 def load_news_set(folder: Path = NEWS_DIR) -> NewsSet:

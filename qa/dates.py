@@ -31,6 +31,9 @@ _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _YEAR = r"(?:1[89]\d\d|20\d\d)"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+# Public names for modules that find dates in questions (qa.time_scope).
+MONTH_PATTERN = _MONTH
+YEAR_PATTERN = _YEAR
 _NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -56,8 +59,18 @@ _SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
 _SEASON = r"(?:spring|summer|autumn|fall|winter)"
 # Words that make a bare month, weekday or season point ahead of the article date.
 _AHEAD = re.compile(
-    r"\b(will|shall|'ll|next|is due|are due|due to|is set to|are set to|set to|expected|plans? to|planned|"
-    r"scheduled|coming|upcoming|away|from now|by the end of|going to|hopes? to|aims? to)\b",
+    r"\b(will|shall|'ll|would|next|due|is set to|are set to|set to|expects?|expected|plans? to|planned|"
+    r"scheduled|coming|upcoming|away|from now|by the end of|going to|hopes? to|aims? to|"
+    r"(?:(?:is|are)\s+)?to be(?:\s+[a-z]+)?|(?:is|are) to)\b",
+    re.IGNORECASE,
+)
+# Words that put a statement in the past: the auxiliaries and common past tenses (a bare -ed is too often an
+# adjective: "newly qualified", "the United Nations").
+_PAST = re.compile(
+    r"\b(was|were|had|did|said|began|made|took|came|went|saw|met|held|gave|told|found|left|won|lost|became|"
+    r"brought|built|fell|rose|grew|paid|sent|spent|wrote|ran|announced|opened|visited|started|closed|published|"
+    r"reported|agreed|rated|launched|confirmed|received|decided|arrived|moved|happened|introduced|completed|"
+    r"revealed|inspected|returned|resumed|joined|approved|signed|issued|appointed|released|died|elected|voted)\b",
     re.IGNORECASE,
 )
 
@@ -124,20 +137,55 @@ def sentence_around(text: str, start: int, end: int) -> str:
     return text[first : after.start() if after else len(text)]
 
 
-def _looks_ahead(sentence: str) -> bool:
-    return bool(_AHEAD.search(sentence))
+def _looks_ahead(sentence: str, span: str = "") -> bool:
+    """Whether the statement holding `span` is about the future: the tense cue nearest before the span decides
+    ("broadcasts began on 10 August and will continue" is past for "10 August"), else the nearest after it;
+    a future cue beats a past one that overlaps it ("is expected", "to be brought")."""
+    at = sentence.find(span) if span else -1
+    if at < 0:
+        return bool(_AHEAD.search(sentence))
+    cues = [(m.start(), m.end(), True) for m in _AHEAD.finditer(sentence)]
+    cues += [(m.start(), m.end(), False) for m in _PAST.finditer(sentence) if not _AHEAD.fullmatch(m.group(0))]
+    before = [c for c in cues if c[1] <= at]
+    if before:
+        last_end = max(c[1] for c in before)
+        return any(ahead for start, end, ahead in before if end == last_end) or any(
+            ahead for start, end, ahead in before if start < last_end <= end
+        )
+    after = sorted((c for c in cues if c[0] >= at + len(span)), key=lambda c: (c[0], not c[2]))
+    return bool(after) and after[0][2]
 
 
-def _explicit_date_before(text: str) -> date | None:
-    """The last full date ("14 May 2024", "May 14, 2024") written in `text`, for "the following day"."""
+def _explicit_date_before(text: str, article: date, ahead: bool) -> date | None:
+    """The last day-and-month date ("14 May 2024", "May 14, 2024", "14 May") written in `text`, for "the following
+    day"; one without its year is the most recent at or before the article date (the next one when ahead)."""
     found = None
-    for m in re.finditer(rf"\b({_DAY})\s+({_MONTH})\s+({_YEAR})\b|\b({_MONTH})\s+({_DAY}),?\s+({_YEAR})\b", text):
+    pattern = rf"\b({_DAY})\s+({_MONTH})(?:,?\s+({_YEAR}))?\b|\b({_MONTH})\s+({_DAY})\b(?:,?\s+({_YEAR}))?"
+    for m in re.finditer(pattern, text):
         day, month, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
+        if not month[0].isupper():
+            continue
         try:
-            found = date(int(year), _month_number(month), int(re.sub(r"\D", "", day)))
+            month_number, day_number = _month_number(month), int(re.sub(r"\D", "", day))
+            found = (
+                date(int(year), month_number, day_number)
+                if year
+                else _day_without_year(article, month_number, day_number, ahead)
+            )
         except ValueError:
             continue
     return found
+
+
+def _day_without_year(article: date, month: int, day: int, ahead: bool) -> date:
+    """The most recent such day at or before the article date, or the first from it on when the sentence looks
+    ahead. ValueError for a day that does not exist."""
+    year = article.year
+    if ahead and (month, day) < (article.month, article.day):
+        year += 1
+    if not ahead and (month, day) > (article.month, article.day):
+        year -= 1
+    return date(year, month, day)
 
 
 def resolve(span: str, article_date: date | str | None, sentence: str = "") -> Resolution | None:
@@ -152,7 +200,7 @@ def resolve(span: str, article_date: date | str | None, sentence: str = "") -> R
         except ValueError:
             return None
     context = sentence or span
-    ahead = _looks_ahead(context)
+    ahead = _looks_ahead(context, span) or bool(_AHEAD.search(span))
     for rule in _RULES:
         match = rule.pattern.search(span)
         if not match:
@@ -166,6 +214,25 @@ def resolve(span: str, article_date: date | str | None, sentence: str = "") -> R
         basis = f"article date {article_date.isoformat()}" + (f"; {note}" if note else "")
         return Resolution(start, end, granularity, match.group(0).strip(), basis)
     return None
+
+
+def find_dates(text: str, article_date: date | str | None) -> list[Resolution]:
+    """Every date expression in `text` (a sentence), resolved against the article date, in the order written;
+    where expressions overlap, the more specific reading wins ("between March and May 2024" once, not "May 2024")."""
+    if article_date is None:
+        return []
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, Resolution]] = []
+    for rule in _RULES:
+        for match in rule.pattern.finditer(text):
+            start, end = match.span()
+            if match.group(0).strip() == "" or any(start < e and s < end for s, e in taken):
+                continue
+            resolution = resolve(match.group(0), article_date, text)
+            if resolution is not None:
+                taken.append((start, end))
+                found.append((start, resolution))
+    return [resolution for _, resolution in sorted(found, key=lambda item: item[0])]
 
 
 @dataclass(frozen=True)
@@ -189,15 +256,88 @@ _RULES: list[_Rule] = []
 
 # Order matters: the most specific forms first, so "between March and May 2024" is not read as "May 2024".
 
+# One end of a range: "24 December", "December 24", "December", each with an optional year.
+_POINT = rf"(?:({_DAY})\s+({_MONTH})|({_MONTH})\s+({_DAY})(?![\d:])|({_MONTH}))(?:,?\s+({_YEAR}))?"
+
+
+def _range_end(groups: tuple, year: int | None) -> tuple[int | None, int, int | None]:
+    """(year, month, day) of one range end from its _POINT groups; `year` fills a missing one."""
+    day_word = groups[0] or groups[3]
+    month_word = groups[1] or groups[2] or groups[4]
+    return (
+        int(groups[5]) if groups[5] else year,
+        _month_number(month_word),
+        int(re.sub(r"\D", "", day_word)) if day_word else None,
+    )
+
 
 @_rule(
-    rf"\b(?:between|from)\s+({_MONTH})\s+(?:and|to|until)\s+({_MONTH})\s+({_YEAR})\b|\b({_MONTH})\s+to\s+({_MONTH})\s+({_YEAR})\b"
+    rf"\b(?:between|from)\s+{_POINT}\s+(?:and|to|until|till|through)\s+{_POINT}"
+    rf"|\b{_POINT}\s+(?:to|until|till|through|-|–)\s+{_POINT}"
 )
-def _month_range_in_year(m, article, ahead, context):
-    first, last, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
-    start_month, end_month, year = _month_number(first), _month_number(last), int(year)
-    start_year = year - 1 if start_month > end_month else year  # "between November and February 2024"
-    return _month_range(start_year, start_month)[0], _month_range(year, end_month)[1], "range", ""
+def _date_range(m, article, ahead, context):
+    groups = m.groups()
+    first, last = (groups[0:6], groups[6:12]) if any(groups[0:12]) else (groups[12:18], groups[18:24])
+    if not any(first[1:3] + first[4:5]) or not any(last[1:3] + last[4:5]):
+        return None
+    if any(w and not w[0].isupper() for w in (first[1], first[2], first[4], last[1], last[2], last[4])):
+        return None  # "may", "march": verbs
+    end_year, end_month, end_day = _range_end(last, None)
+    try:
+        if end_year is None:  # neither end has its year: the range read as one expression against the article
+            start_month = _range_end(first, None)[1]
+            # A range running through the article date is the current one; else past or ahead by the tense.
+            end_year = article.year + (1 if start_month > end_month and article.month >= start_month else 0)
+            current_end = date(end_year, end_month, end_day or calendar.monthrange(end_year, end_month)[1])
+            if not current_end >= article >= date(end_year - (start_month > end_month), start_month, 1):
+                end_year = _day_without_year(article, end_month, end_day or 1, ahead).year
+        start_year, start_month, start_day = _range_end(first, None)
+        if start_year is None:
+            start_year = end_year - 1 if (start_month, start_day or 1) > (end_month, end_day or 1) else end_year
+        start = date(start_year, start_month, start_day or 1)
+        end = date(end_year, end_month, end_day) if end_day else _month_range(end_year, end_month)[1]
+    except ValueError:
+        return False
+    if end < start:
+        return None
+    return start, end, "range", ""
+
+
+@_rule(rf"\b({_DAY})\s*(?:and|-|–|to)\s*({_DAY})\s+({_MONTH})(?:,?\s+({_YEAR}))?\b")
+def _day_range_in_month(m, article, ahead, context):
+    if not m.group(3)[0].isupper():
+        return None
+    month, first, last = (
+        _month_number(m.group(3)),
+        int(re.sub(r"\D", "", m.group(1))),
+        int(re.sub(r"\D", "", m.group(2))),
+    )
+    try:
+        if m.group(4):
+            year = int(m.group(4))
+        else:
+            year = _day_without_year(article, month, last, ahead).year
+        start, end = date(year, month, first), date(year, month, last)
+    except ValueError:
+        return False
+    return (start, end, "range", "") if start <= end else None
+
+
+@_rule(rf"\b(?:({_DAY})\s+({_MONTH})|({_MONTH})(?:\s+({_DAY}))?)\s*[-–,]?\s*this\s+year\b")
+def _this_year(m, article, ahead, context):
+    month_word = m.group(2) or m.group(3)
+    if not month_word[0].isupper():
+        return None
+    day_word = m.group(1) or m.group(4)
+    month = _month_number(month_word)
+    if day_word is None:
+        start, end = _month_range(article.year, month)
+        return start, end, "month", "this year: the article's year"
+    try:
+        day = date(article.year, month, int(re.sub(r"\D", "", day_word)))
+    except ValueError:
+        return False
+    return day, day, "day", "this year: the article's year"
 
 
 @_rule(rf"\b(?:between|from)\s+({_YEAR})\s+(?:and|to|until)\s+({_YEAR})\b|\b({_YEAR})\s*(?:-|–|to)\s*({_YEAR})\b")
@@ -250,7 +390,7 @@ def _adjacent_day(m, article, ahead, context):
 def _day_after_named_date(m, article, ahead, context):
     # Relative to an event, not the article: only resolvable when the sentence names that event's date first.
     prefix = context[: context.find(m.group(0))] if m.group(0) in context else ""
-    anchor = _explicit_date_before(prefix)
+    anchor = _explicit_date_before(prefix, article, ahead)
     if anchor is None:
         return None
     step = 1 if (m.group(1) or m.group(2)).lower() in ("following", "next", "after") else -1

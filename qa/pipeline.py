@@ -24,6 +24,7 @@ from qa.reader.model import Reader
 from qa.reader.settings import ReaderLoadError, packaged_reader_dir
 from qa.retriever import HybridRetriever, RetrievalHit
 from qa.schemas import Answer, Citation, QAResponse, ResolvedDate, RetrievedPassage
+from qa.time_scope import in_time_scope, order_asked, statement_times
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,8 @@ class QAPipeline:
         )
 
     def score(self, reading: Reading) -> list[ExtractedAnswer]:
-        """Every candidate of a reading rescored by the answer decision (its `score` and `features`), most
-        probable first."""
+        """Every candidate of a reading that is about the time the question names, if any (qa.time_scope), rescored
+        by the answer decision (its `score` and `features`), most probable first."""
         if not reading.answers:
             return []
         retrieved = reading.retrieved
@@ -195,11 +196,19 @@ class QAPipeline:
         scored = [
             replace(answer, score=self.decision.probability(row), features=row)
             for answer, row in zip(reading.answers, rows)
+            if self._in_time_scope(reading.question, answer)
         ]
         return sorted(scored, key=lambda answer: -answer.score)
 
+    def _in_time_scope(self, question: str, answer: ExtractedAnswer) -> bool:
+        """False for a statement about another time than the one the question names."""
+        document = self.index.documents[answer.doc_id]
+        return in_time_scope(question, document.text, answer.document_start, answer.document_end, document.date)
+
     def decide(self, reading: Reading) -> list[Answer]:
-        """Keep answers above the threshold; merge duplicates (same normalised text, or overlapping in a document)."""
+        """Keep answers above the threshold (those `score` leaves: about the time asked, if any); merge duplicates
+        (same normalised text, or overlapping in a document); order by date when the question asks for the most
+        recent or the earliest."""
         kept: list[ExtractedAnswer] = []
         seen_texts: set[str] = set()
         for candidate in self.score(reading):
@@ -212,7 +221,32 @@ class QAPipeline:
             kept.append(candidate)
             if len(kept) >= self.settings.answers_returned:
                 break
-        return [self._public_answer(candidate) for candidate in kept]
+        answers = [self._public_answer(candidate) for candidate in kept]
+        order = order_asked(reading.question)
+        return self._ordered(answers, order) if order else answers
+
+    def _ordered(self, answers: list[Answer], order: str) -> list[Answer]:
+        """Answers by the time they are about (their own date, else their sentence's, else the article's), the most
+        recent or the earliest first; the first says why. Unchanged when fewer than two have a time."""
+        times: list[tuple[str, str, str] | None] = []
+        for answer in answers:
+            c = answer.citation
+            if answer.when is not None:
+                times.append((answer.when.start, answer.when.end, answer.when.label))
+                continue
+            document = self.index.documents[c.doc_id]
+            found = statement_times(document.text, c.answer_start, c.answer_end, document.date)
+            times.append((found[0][0].isoformat(), found[0][1].isoformat(), found[0][0].isoformat()) if found else None)
+        dated = [(t, a) for t, a in zip(times, answers) if t is not None]
+        if len(dated) < 2:
+            return answers
+        recent = order == "most recent"
+        dated.sort(key=lambda item: item[0][1] if recent else item[0][0], reverse=recent)
+        others = [t[2] for t, _ in dated[1:]]
+        first_time, first = dated[0]
+        reason = f"{order} first: {first_time[2]}, {'later' if recent else 'earlier'} than {', '.join(others)}"
+        ordered = [first.model_copy(update={"order": reason})] + [a for _, a in dated[1:]]
+        return ordered + [a for t, a in zip(times, answers) if t is None]
 
     def _public_answer(self, answer: ExtractedAnswer) -> Answer:
         """The JSON shape of an answer, with its citation and the date it names, if any."""

@@ -37,6 +37,9 @@ class Answer(BaseModel):
     when: ResolvedDate | None = Field(
         None, description="when the answer is or holds a date expression and its article has a date: its resolution"
     )
+    order: str | None = Field(
+        None, description="when the question asks for the most recent or the earliest: why this answer is first"
+    )
 
 
 class RetrievedPassage(BaseModel):

@@ -86,6 +86,58 @@ TABLE = [
     ("July", None, "", None),
     ("may", A, "Patients may wait longer.", None),
     ("soon", A, "", None),
+    # Ranges between two dates, with or without years; days of one month.
+    ("between January 2019 and June 2023", A, "", ("2019-01-01", "2023-06-30", "range")),
+    (
+        "from 1 October to 24 December",
+        A,
+        "The offer runs from 1 October to 24 December.",
+        ("2025-10-01", "2025-12-24", "range"),
+    ),
+    (
+        "from November 20 to December 11",
+        "2015-07-01",
+        "The referendum is to be held from November 20 to December 11.",
+        ("2015-11-20", "2015-12-11", "range"),
+    ),
+    ("5 and 6 November 2024", A, "", ("2024-11-05", "2024-11-06", "range")),
+    ("12-14 March", A, "The course ran on 12-14 March.", ("2025-03-12", "2025-03-14", "range")),
+    # "this year" is the article's year.
+    ("in April this year", A, "", ("2025-04-01", "2025-04-30", "month")),
+    ("February 6 - this year", "2015-03-10", "", ("2015-02-06", "2015-02-06", "day")),
+    # "the following day" after a date written without its year.
+    (
+        "the following day",
+        "2026-01-22",
+        "The vote was on 19 January and the result came the following day.",
+        ("2026-01-20", "2026-01-20", "day"),
+    ),
+    # The tense nearest the span decides, not a future word elsewhere in the sentence.
+    (
+        "on August 10",
+        "2016-01-05",
+        "Broadcasts began on August 10 and will continue through the spring.",
+        ("2015-08-10", "2015-08-10", "day"),
+    ),
+    ("in September", "2025-06-12", "Most tests are due in September.", ("2025-09-01", "2025-09-30", "month")),
+    (
+        "in the autumn",
+        "2025-06-12",
+        "It expects around 150 newly qualified nurses to join in the autumn.",
+        ("2025-09-01", "2025-11-30", "season"),
+    ),
+    (
+        "in February",
+        "2025-06-12",
+        "A decision is expected to be made by the board in February.",
+        ("2026-02-01", "2026-02-28", "month"),
+    ),
+    (
+        "On Wednesday",
+        "2015-09-18",
+        "On Wednesday, he and his father are to travel to the United Nations.",
+        ("2015-09-23", "2015-09-23", "day"),
+    ),
 ]
 
 
@@ -125,3 +177,21 @@ def test_seed_answers_carry_resolved_dates(pipeline):
     # An answer without a date is unchanged.
     storeys = pipeline.ask("How much did the new clinical building cost?")
     assert storeys.answers and storeys.answers[0].when is None
+
+
+def test_order_questions_put_the_most_recent_or_the_earliest_first(pipeline):
+    answers = pipeline.ask("When was the CQC visit?").answers
+    dated = [a for a in answers if a.when]
+    assert len(dated) >= 2, "the seed question has two dated answers (November 2023 and July 2025)"
+    recent = pipeline._ordered(answers, "most recent")
+    assert recent[0].when.label == "July 2025" and recent[0].order.startswith("most recent first: July 2025")
+    assert "November 2023" in recent[0].order and recent[1].order is None
+    earliest = pipeline._ordered(answers, "earliest")
+    assert earliest[0].when.label == "November 2023" and earliest[0].order.startswith("earliest first")
+    assert sorted(a.text for a in recent) == sorted(a.text for a in answers)  # reordered, nothing lost
+
+
+def test_a_question_about_another_time_abstains(pipeline):
+    # The seed article states the unit's ratings of 2024; nothing about 2019.
+    assert pipeline.ask("What was the maternity unit rated in 2019?").abstained
+    assert not pipeline.ask("When was the CQC visit?").abstained  # no time named: answered as before

@@ -68,7 +68,8 @@ def _render(item: Answer) -> str:
     if item.when and item.citation.date:
         published = date.fromisoformat(item.citation.date)
         when = f" ({item.when.label}, from an article of {published.day} {published.strftime('%B %Y')})"
-    return f"{item.text}{when} (source: {source})"
+    order = f" [{item.order}]" if item.order else ""  # why this answer comes first, for "most recent" questions
+    return f"{item.text}{when} (source: {source}){order}"
 
 
 def _citations(response: QAResponse) -> list[dict]:
