@@ -43,7 +43,7 @@ def cmd_index(args) -> int:
     from qa.index import ensure_index
 
     settings = _settings(args)
-    manifest = ensure_index(settings, Embedder(settings.embedding_model), force=True).manifest
+    manifest = ensure_index(settings, Embedder.from_settings(settings), force=True).manifest
     print(f"indexed {manifest.documents} documents as {manifest.passages} passages into {settings.index_dir}")
     for reason in manifest.skipped_files:
         print(f"skipped {reason}", file=sys.stderr)
@@ -207,7 +207,14 @@ def _reader(args, model_dir: Path | None, device: str | None = None):
 def cmd_bench(args) -> int:
     from bench.benchmarks import bench_api, bench_reader
 
-    if args.target == "reader":
+    if args.target == "pipeline":
+        from bench.benchmarks import bench_pipeline
+        from eval.seed import load_eval_set
+        from qa.pipeline import QAPipeline
+
+        questions = [row["question"] for row in load_eval_set(Path(args.file))]
+        result = bench_pipeline(QAPipeline.from_settings(_settings(args)), questions, repeat=args.repeat)
+    elif args.target == "reader":
         result = bench_reader(
             _reader(args, None, device="cpu"),
             passages=args.passages,
@@ -355,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval_answerability)
 
     p = sub.add_parser("bench", help="benchmarks that print their figures")
-    p.add_argument("target", choices=["reader", "api"])
+    p.add_argument("target", choices=["pipeline", "reader", "api"])
     p.add_argument("--squad-dir", default="../shared/data/squad")
     p.add_argument("--passages", type=int, default=4)
     p.add_argument("--words", type=int, default=150)
@@ -366,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=30.0, help="api: seconds to run")
     p.add_argument("--requests", type=int, default=200, help="api: at most this many requests")
     p.add_argument("--api-key")
+    p.add_argument("--file", default="eval/seed_qa.jsonl", help="pipeline: questions to time (JSONL)")
+    p.add_argument("--repeat", type=_positive_int, default=3, help="pipeline: times through the questions")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("train-reader", help="train the reader (see python -m lab.train_reader --help)", add_help=False)

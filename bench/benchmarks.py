@@ -12,6 +12,7 @@ from bench.server import ServerProcess
 from eval.report import percentiles
 
 if TYPE_CHECKING:
+    from qa.pipeline import QAPipeline
     from qa.reader.model import Reader
 
 SEED_QUESTIONS = [
@@ -67,6 +68,35 @@ def bench_reader(
         "int8": reader.int8,
         "torch_threads": torch.get_num_threads(),
         "latency_ms": percentiles(timings),
+    }
+
+
+def bench_pipeline(pipeline: "QAPipeline", questions: list[str], repeat: int = 3) -> dict[str, Any]:
+    """In-process latency of `pipeline.ask` (models loaded, warmed up) over `questions`, `repeat` times: the whole
+    answer and each stage (retrieve, read, decide), as the service's inference worker sees them."""
+    pipeline.warm_up()
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {"retrieve": [], "read": [], "decide": []}
+    for _ in range(repeat):
+        for question in questions:
+            started = time.perf_counter()
+            reading = pipeline.read(question)
+            read_at = time.perf_counter()
+            pipeline.decide(reading)
+            totals.append(1000 * (time.perf_counter() - started))
+            stages["retrieve"].append(reading.timings_ms["retrieve"])
+            stages["read"].append(reading.timings_ms["read"])
+            stages["decide"].append(1000 * (time.perf_counter() - read_at))
+    settings = pipeline.settings
+    return {
+        "questions": len(questions),
+        "repeat": repeat,
+        "passages_read": settings.passages_read,
+        "embedder_backend": settings.embedder_backend,
+        "reader_backend": pipeline.reader.backend,
+        "reader_int8": pipeline.reader.int8,
+        "latency_ms": percentiles(totals),
+        "stage_p50_ms": {name: float(statistics.median(values)) for name, values in stages.items()},
     }
 
 

@@ -57,7 +57,7 @@ class Models:
 
             torch.set_num_threads(settings.torch_threads)
         reader = Reader.from_settings(settings)
-        return cls(Embedder(settings.embedding_model), reader, load_decision(settings, reader))
+        return cls(Embedder.from_settings(settings), reader, load_decision(settings, reader))
 
 
 @dataclass
