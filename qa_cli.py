@@ -207,7 +207,14 @@ def _reader(args, model_dir: Path | None, device: str | None = None):
 def cmd_bench(args) -> int:
     from bench.benchmarks import bench_api, bench_reader
 
-    if args.target == "pipeline":
+    if args.target == "index":
+        from bench.large_index import bench_large_index
+
+        squad = Path(args.squad_dir)
+        files = [squad / "dev-v2.0.json.gz", squad / "dev-v1.1.json.gz", *map(Path, args.train_files)]
+        out = Path(args.out)
+        result = bench_large_index(files, out / "index", out, _settings(args), questions=args.questions)
+    elif args.target == "pipeline":
         from bench.benchmarks import bench_pipeline
         from eval.seed import load_eval_set
         from qa.pipeline import QAPipeline
@@ -362,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval_answerability)
 
     p = sub.add_parser("bench", help="benchmarks that print their figures")
-    p.add_argument("target", choices=["pipeline", "reader", "api"])
+    p.add_argument("target", choices=["pipeline", "reader", "api", "index"])
     p.add_argument("--squad-dir", default="../shared/data/squad")
     p.add_argument("--passages", type=int, default=4)
     p.add_argument("--words", type=int, default=150)
@@ -375,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key")
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="pipeline: questions to time (JSONL)")
     p.add_argument("--repeat", type=_positive_int, default=3, help="pipeline: times through the questions")
+    p.add_argument(
+        "--train-files",
+        nargs="*",
+        default=["../shared/data/qa-train/squad_train_v1.1_rest.json.gz"],
+        help="index: SQuAD-layout training files whose paragraphs join the dev paragraphs",
+    )
+    p.add_argument("--questions", type=_positive_int, default=500, help="index: dev questions timed and scored")
+    p.add_argument("--out", default="eval/reports/large-index", help="index: report and index folder")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("train-reader", help="train the reader (see python -m lab.train_reader --help)", add_help=False)

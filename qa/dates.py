@@ -130,6 +130,16 @@ def _month_number(word: str) -> int:
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+|\n")
 
 
+def sentences(text: str) -> list[str]:
+    """`text` cut at sentence boundaries (the same boundaries as sentence_around)."""
+    parts, first = [], 0
+    for boundary in _SENTENCE_BOUNDARY.finditer(text):
+        parts.append(text[first : boundary.start()])
+        first = boundary.end()
+    parts.append(text[first:])
+    return [part for part in parts if part.strip()]
+
+
 def sentence_around(text: str, start: int, end: int) -> str:
     """The sentence of `text` holding text[start:end] (to the next boundary after the span)."""
     first = max((m.end() for m in _SENTENCE_BOUNDARY.finditer(text, 0, start)), default=0)

@@ -8,7 +8,10 @@
   article would; a document without a date cannot be judged and keeps its answers.
 - A question that asks for the most recent or the earliest ("When was the most recent CQC visit?", "the first
   ...") orders the confident answers by the time they are about, and says so on the first answer.
-Event-relative times ("before the inspection") are not handled: they need the event's own date first.
+- A question about a time relative to an event ("before the inspection", "after the move") takes the event's date
+  from the answer's article: the dates written in the sentences that name the event. When they agree on one date,
+  only statements from that date on (after, since, following) or up to it (before, until, prior to) are answers;
+  when the article names the event with no date, or with several, the question is answered as if unscoped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from datetime import date
 
 from qa.dates import MONTH_PATTERN as _MONTH
 from qa.dates import YEAR_PATTERN as _YEAR
-from qa.dates import Resolution, find_dates, resolve, sentence_around
+from qa.dates import Resolution, find_dates, resolve, sentence_around, sentences
+from qa.decision import content_words
 
 # Times a question can name: a year, a month of a year, a day, or a period next to the article's.
 _QUESTION_TIME = re.compile(
@@ -28,6 +32,12 @@ _QUESTION_TIME = re.compile(
 _MOST_RECENT = re.compile(
     r"\b(?:most recent|latest|newest|last(?!\s+(?:year|month|week|weekend|night|day|time|spring|summer|autumn|"
     r"winter|decade)\b))\b",
+    re.IGNORECASE,
+)
+# "before the inspection", "after its move", "since the CQC visit": a relation and the event's words.
+_EVENT = re.compile(
+    r"\b(before|after|since|prior to|following|until|ahead of)\s+(?:the|its|their|his|her|this|that)\s+"
+    r"([A-Za-z][\w\-]*(?:\s+[A-Za-z][\w\-]*)?)",
     re.IGNORECASE,
 )
 _EARLIEST = re.compile(r"\b(?:first|earliest|earlier|original)\b", re.IGNORECASE)
@@ -50,15 +60,45 @@ def statement_times(text: str, start: int, end: int, article_date: str | None) -
     return [(day, day)]
 
 
+def event_scope(question: str, text: str, article_date: str | None) -> tuple[date, date] | None:
+    """The range a question relative to an event asks about, with the event dated from the article `text`: from
+    the event on (after, since, following) or up to it (before, until, prior to, ahead of). None when the question
+    names no event relation, or the article dates the event nowhere or ambiguously."""
+    match = _EVENT.search(question)
+    if match is None or article_date is None:
+        return None
+    event_words = content_words(match.group(2))
+    if not event_words:
+        return None
+    dated = {
+        (found.start, found.end)
+        for sentence in sentences(text)
+        if event_words <= content_words(sentence)
+        for found in find_dates(sentence, article_date)
+    }
+    if len(dated) != 1:
+        return None
+    event_start, event_end = dated.pop()
+    if match.group(1).lower() in ("after", "since", "following"):
+        return event_start, date.max
+    return date.min, event_end
+
+
 def in_time_scope(question: str, text: str, start: int, end: int, article_date: str | None) -> bool:
     """Whether the statement holding text[start:end] is about the time the question names (True when the question
     names none, or the article has no date to read it against)."""
-    if article_date is None or not _QUESTION_TIME.search(question):
+    if article_date is None:
         return True
-    asked = question_time(question, article_date)
+    asked: tuple[date, date] | None = None
+    if _QUESTION_TIME.search(question):
+        named = question_time(question, article_date)
+        asked = (named.start, named.end) if named else None
+    elif _EVENT.search(question):
+        asked = event_scope(question, text, article_date)
     if asked is None:
         return True
-    return any(s <= asked.end and asked.start <= e for s, e in statement_times(text, start, end, article_date))
+    first, last = asked
+    return any(s <= last and first <= e for s, e in statement_times(text, start, end, article_date))
 
 
 def order_asked(question: str) -> str | None:

@@ -66,3 +66,33 @@ def test_only_statements_about_the_asked_time_are_in_scope():
 )
 def test_order_questions(question, expected):
     assert order_asked(question) == expected
+
+
+EVENT_ARTICLE = (
+    "The unit was rated 'requires improvement' in 2022. Inspectors visited in June 2024 for the inspection. "
+    "After it, the unit was rated 'good' in August 2024. Staff numbers rose to 310 this month."
+)
+
+
+def test_questions_relative_to_an_event_date_it_from_the_article():
+    from qa.time_scope import event_scope
+
+    after = event_scope("How was the unit rated after the inspection?", EVENT_ARTICLE, DATE)
+    assert after is not None and after[0].isoformat() == "2024-06-01"
+    before = event_scope("How was the unit rated before the inspection?", EVENT_ARTICLE, DATE)
+    assert before is not None and before[1].isoformat() == "2024-06-30"
+    assert event_scope("What happened after the merger?", EVENT_ARTICLE, DATE) is None  # not in the article
+    assert event_scope("How was the unit rated?", EVENT_ARTICLE, DATE) is None
+
+
+def test_event_relative_scope_keeps_only_statements_on_the_asked_side():
+    def at(text):
+        start = EVENT_ARTICLE.index(text)
+        return start, start + len(text)
+
+    after = "How was the unit rated after the inspection?"
+    before = "How was the unit rated before the inspection?"
+    assert in_time_scope(after, EVENT_ARTICLE, *at("'good'"), DATE)
+    assert not in_time_scope(after, EVENT_ARTICLE, *at("'requires improvement'"), DATE)
+    assert in_time_scope(before, EVENT_ARTICLE, *at("'requires improvement'"), DATE)
+    assert not in_time_scope(before, EVENT_ARTICLE, *at("'good'"), DATE)
