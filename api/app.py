@@ -54,6 +54,7 @@ def create_app(
             service.load_in_background()
         else:
             service.load()
+        service.watch_published_index()
         yield
         log.info("shutting down: finishing questions in flight")
         service.shutdown()

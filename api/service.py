@@ -14,10 +14,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from qa.config import Settings
-from qa.index import ensure_index
+from qa.index import current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -87,6 +88,35 @@ class AnsweringService:
             )
         finally:
             self.loading = False
+
+    def watch_published_index(self) -> threading.Thread | None:
+        """Switch to an index build that another process published (its `CURRENT` pointer moved), e.g. a replica
+        that ran /admin/reindex over the shared index folder: checked every `index_poll_s` seconds."""
+        if not self.settings.index_poll_s:
+            return None
+        thread = threading.Thread(target=self._watch_loop, name="index-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def _watch_loop(self) -> None:
+        failed: Path | None = None
+        while not self._stopping:
+            time.sleep(self.settings.index_poll_s)
+            pipeline = self.pipeline
+            published = current_build_dir(self.settings.index_dir)
+            if pipeline is None or self.rebuilding or published is None or published in (pipeline.index.path, failed):
+                continue
+            try:
+                switched = pipeline.with_index(load_index(self.settings.index_dir))
+                switched.warm_up()
+            except Exception as exc:  # a build still being checked or removed: keep answering from the current one
+                failed = published
+                log.warning(
+                    "published index %s not usable yet (%s); still serving %s", published, exc, pipeline.index.path
+                )
+                continue
+            self.replace_pipeline(switched)
+            log.info("switched to the published index %s (%d passages)", published, len(switched.index.passages))
 
     def load_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="pipeline-loader", daemon=True)

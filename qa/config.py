@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     batch_max_questions: int = Field(8, ge=1, le=64, description="questions answered together in one model pass")
     max_pending: int = Field(32, ge=1, description="queued questions beyond which requests get 503")
     request_timeout_s: float = Field(20.0, gt=0)
+    index_poll_s: float = Field(
+        5.0,
+        ge=0,
+        description="seconds between checks for an index another process published (0: never check); "
+        "the service then switches to it, keeping its models and the questions in flight",
+    )
 
 
 @lru_cache(maxsize=1)

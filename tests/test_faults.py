@@ -136,3 +136,37 @@ def test_reindex_while_serving_swaps_atomically(tmp_path, seed_index_dir):
         assert answered >= 1, "questions were answered from the old index during the rebuild"
     finally:
         live.stop()
+
+
+def test_a_second_server_switches_to_the_index_another_one_published(tmp_path, seed_index_dir):
+    """Two servers over one index folder (as replicas share a published index): a reindex on one publishes a new
+    build, the other switches to it within its poll interval, and every question meanwhile is answered."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(SEEDS, corpus)
+    shutil.copytree(seed_index_dir, index_dir)
+    env = {"QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(index_dir), "QA_INDEX_POLL_S": "0.5"}
+    first = LiveServer(env, tmp_path / "first.log")
+    second = LiveServer(env, tmp_path / "second.log")
+    try:
+        first.wait_ready()
+        second.wait_ready()
+        (corpus / "001_hospice_garden.txt").write_text(
+            "date 2025-11-01 Wendham hospice opens a healing garden\n\n"
+            "Wendham hospice opened a healing garden for patients and families on 3 November 2025. "
+            "The garden was designed by the landscape architect Priya Okonkwo.\n",
+            encoding="utf-8",
+        )
+        assert httpx.post(first.url + "/admin/reindex").status_code == 202
+        deadline, answered = time.time() + 180, 0
+        while httpx.get(second.url + "/ready").json()["index"]["documents"] != 2:
+            assert time.time() < deadline, second.log_path.read_text()[-2000:]
+            r = httpx.post(second.url + "/ask", json={"question": "Who is the Trust’s chief nurse?"}, timeout=60)
+            assert r.status_code == 200 and r.json()["answers"][0]["text"] == "Liz Lees"
+            answered += 1
+        assert answered >= 1
+        r = httpx.post(second.url + "/ask", json={"question": "Who designed the hospice garden?"}, timeout=60)
+        assert r.status_code == 200 and "Priya Okonkwo" in [a["text"] for a in r.json()["answers"]]
+        assert "switched to the published index" in second.log_path.read_text()
+    finally:
+        first.stop()
+        second.stop()

@@ -2,24 +2,36 @@
 conform to the schema. The number of cases that ran is written to test-artifacts/fuzz-cases.txt."""
 
 import hypothesis
+import pytest
 import schemathesis
 from conftest import ARTIFACTS
 from schemathesis.checks import positive_data_acceptance
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 30  # the default run: about 100 cases
+SLOW_EXAMPLES_PER_OPERATION = 400  # `pytest -m slow`: at least 1,000 cases
 
 
 def test_api_never_fails_and_matches_its_schema(server):
+    _fuzz(server, EXAMPLES_PER_OPERATION, "fuzz-cases.txt")
+
+
+@pytest.mark.slow
+def test_api_never_fails_over_a_thousand_cases(server):
+    assert _fuzz(server, SLOW_EXAMPLES_PER_OPERATION, "fuzz-cases-slow.txt") >= 1000
+
+
+def _fuzz(server, examples_per_operation: int, report: str) -> int:
+    """Every operation of the live schema with up to `examples_per_operation` generated cases; the total run."""
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
     counts: dict[str, int] = {}
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an invalid schema fails the test here
         label = f"{operation.method.upper()} {operation.path}"
         counts[label] = 0
 
         @hypothesis.given(case=operation.as_strategy())
         @hypothesis.settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples_per_operation,
             deadline=None,
             database=None,
             suppress_health_check=list(hypothesis.HealthCheck),
@@ -34,6 +46,7 @@ def test_api_never_fails_and_matches_its_schema(server):
         check()
     assert counts and all(n > 0 for n in counts.values())
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "fuzz-cases.txt").write_text(
+    (ARTIFACTS / report).write_text(
         f"{sum(counts.values())} cases\n" + "".join(f"{k}: {v}\n" for k, v in sorted(counts.items()))
     )
+    return sum(counts.values())
