@@ -6,6 +6,7 @@ The one front end above qa/, api/ and eval/; nothing imports it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -412,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     from qa.ingest import CorpusError
     from qa.reader.settings import ReaderLoadError
 
+    if args.command == "eval" and importlib.util.find_spec("matplotlib") is None:
+        # Checked up front: the reports' plots come at the end of a run that may take minutes.
+        print("qa: error: qa eval needs the eval extra: pip install -e '.[eval]'", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (CorpusError, IndexProblem, DatasetError, DateSetError, EvalSetError, NewsSetError, ReaderLoadError) as exc:
