@@ -77,6 +77,11 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args)
     configure_logging()
+    if args.replicas:
+        from api.ray_serve import serve_replicas
+
+        serve_replicas(settings, args.replicas)
+        return 0
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=30
     )
@@ -294,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_options(p)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--replicas",
+        type=_positive_int,
+        help="run this many replicas on Ray Serve (needs the scale extra; default: one process)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", help="run an evaluation and write reports (qa eval TARGET --help)")
