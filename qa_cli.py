@@ -80,7 +80,7 @@ def cmd_serve(args) -> int:
     if args.replicas:
         from api.ray_serve import serve_replicas
 
-        serve_replicas(settings, args.replicas)
+        serve_replicas(settings, args.replicas, args.max_replicas)
         return 0
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=30
@@ -303,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--replicas",
         type=_positive_int,
         help="run this many replicas on Ray Serve (needs the scale extra; default: one process)",
+    )
+    p.add_argument(
+        "--max-replicas",
+        type=_positive_int,
+        help="with --replicas: autoscale between --replicas and this many on the questions in hand",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -33,22 +33,40 @@ def build_app() -> Any:
     return create_app(Settings(), load_in_background=False)
 
 
-def deployment(replicas: int, max_ongoing_requests: int = 32) -> Any:
+def deployment_options(
+    replicas: int, max_replicas: int | None = None, max_ongoing_requests: int = 32
+) -> dict[str, Any]:
+    """Serve options for the deployment: `replicas` fixed, or with `max_replicas` autoscaling between the two on
+    the questions each replica has in hand (about 8 fill one batched pass; more only wait in its queue)."""
+    options: dict[str, Any] = {
+        "name": "newsqa",
+        "max_ongoing_requests": max_ongoing_requests,
+        "ray_actor_options": {"num_cpus": 0},  # the reader uses its own threads; Ray should not ration cores
+        "health_check_period_s": 2,
+    }
+    if max_replicas and max_replicas > replicas:
+        options["autoscaling_config"] = {
+            "min_replicas": replicas,
+            "max_replicas": max_replicas,
+            "target_ongoing_requests": 8,
+            "upscale_delay_s": 10,
+            "downscale_delay_s": 120,
+        }
+    else:
+        options["num_replicas"] = replicas
+    return options
+
+
+def deployment(replicas: int, max_replicas: int | None = None) -> Any:
     from ray import serve
 
-    ingress: Any = serve.deployment(
-        serve.ingress(build_app)(),
-        name="newsqa",
-        num_replicas=replicas,
-        max_ongoing_requests=max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0},  # the reader uses its own threads; Ray should not ration cores
-        health_check_period_s=2,
-    )
+    ingress: Any = serve.deployment(serve.ingress(build_app)(), **deployment_options(replicas, max_replicas))
     return ingress.bind()
 
 
-def serve_replicas(settings: Settings, replicas: int) -> None:
-    """Run `replicas` replicas on a local Ray cluster (or the one RAY_ADDRESS names) until SIGINT or SIGTERM."""
+def serve_replicas(settings: Settings, replicas: int, max_replicas: int | None = None) -> None:
+    """Run `replicas` replicas (autoscaling up to `max_replicas`) on a local Ray cluster (or the one RAY_ADDRESS
+    names) until SIGINT or SIGTERM."""
     import ray
     from ray import serve
 
@@ -60,7 +78,7 @@ def serve_replicas(settings: Settings, replicas: int) -> None:
         logging_level=logging.WARNING,
     )
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(deployment(replicas), name="newsqa", route_prefix="/")
+    serve.run(deployment(replicas, max_replicas), name="newsqa", route_prefix="/")
     log.info("serving on http://%s:%d with %d replicas", settings.host, settings.port, replicas)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

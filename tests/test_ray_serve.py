@@ -110,3 +110,13 @@ def test_a_reindex_reaches_every_replica_without_a_failed_request(replicas):
     assert answered >= 1
     garden = httpx.post(url + "/ask", json={"question": "Who designed the hospice garden?"}, timeout=60)
     assert "Priya Okonkwo" in _texts(garden)
+
+
+def test_autoscaling_options():
+    from api.ray_serve import deployment_options
+
+    fixed = deployment_options(2)
+    assert fixed["num_replicas"] == 2 and "autoscaling_config" not in fixed
+    scaling = deployment_options(2, max_replicas=6)
+    assert "num_replicas" not in scaling
+    assert scaling["autoscaling_config"]["min_replicas"] == 2 and scaling["autoscaling_config"]["max_replicas"] == 6
