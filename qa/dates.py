@@ -480,24 +480,19 @@ def _month_or_day_without_year(m, article, ahead, context):
         return None  # "may", "march": verbs, not months
     month = _month_number(month_word)
     day_word = m.group(2) or m.group(5)
-    day_number = int(re.sub(r"\D", "", day_word)) if day_word else None
-    year = article.year
-    if ahead:
-        # The first such day (or month) from the article date on.
-        if (month, day_number or 31) < (article.month, article.day if day_number else 1):
-            year += 1
-        note = "the sentence looks ahead"
-    else:
-        # The most recent such day (or month) at or before the article date.
-        if (month, day_number or 1) > (article.month, article.day if day_number else 1):
-            year -= 1
-        note = "the most recent one at or before the article date"
-    if day_number:
+    note = "the sentence looks ahead" if ahead else "the most recent one at or before the article date"
+    if day_word:
         try:
-            day = date(year, month, day_number)
+            day = _day_without_year(article, month, int(re.sub(r"\D", "", day_word)), ahead)
         except ValueError:
             return False
         return day, day, "day", note
+    year = article.year
+    # The first such month from the article's month on, or the most recent one up to it.
+    if ahead and month < article.month:
+        year += 1
+    if not ahead and month > article.month:
+        year -= 1
     start, end = _month_range(year, month)
     return start, end, "month", note
 

@@ -141,7 +141,7 @@ class Embedder:
         tokenizer, session, max_tokens = self._onnx
         # Similar lengths together: a batch is padded to its longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         for chunk in tqdm(chunks, desc="embedding", unit="batch", disable=not progress):
             encoded = tokenizer(
@@ -152,7 +152,5 @@ class Embedder:
             mask = encoded["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if vectors.shape[1] == 0:
-                vectors = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             vectors[chunk] = pooled
         return np.ascontiguousarray(vectors, dtype=np.float32)

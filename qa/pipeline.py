@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+from typing import Callable
 
 from qa.config import Settings
 from qa.dates import resolve, sentence_around
@@ -24,7 +26,7 @@ from qa.reader.model import Reader
 from qa.reader.settings import ReaderLoadError, packaged_reader_dir
 from qa.retriever import HybridRetriever, RetrievalHit
 from qa.schemas import Answer, Citation, QAResponse, ResolvedDate, RetrievedPassage
-from qa.time_scope import in_time_scope, order_asked, statement_times
+from qa.time_scope import about_range, asked_range, order_asked, statement_times
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +195,29 @@ class QAPipeline:
             list(range(1, len(retrieved) + 1)),
             [hit.dense_rank is not None and hit.bm25_rank is not None for hit in retrieved],
         )
+        in_scope = self._time_scope_filter(reading.question)
         scored = [
             replace(answer, score=self.decision.probability(row), features=row)
             for answer, row in zip(reading.answers, rows)
-            if self._in_time_scope(reading.question, answer)
+            if in_scope(answer)
         ]
         return sorted(scored, key=lambda answer: -answer.score)
 
-    def _in_time_scope(self, question: str, answer: ExtractedAnswer) -> bool:
-        """False for a statement about another time than the one the question names."""
-        document = self.index.documents[answer.doc_id]
-        return in_time_scope(question, document.text, answer.document_start, answer.document_end, document.date)
+    def _time_scope_filter(self, question: str) -> Callable[[ExtractedAnswer], bool]:
+        """A test that is False for a statement about another time than the one the question names. The asked range
+        is worked out once per article (dating an event reads the whole article), not once per candidate."""
+        asked: dict[str, tuple[date, date] | None] = {}
+
+        def in_scope(answer: ExtractedAnswer) -> bool:
+            document = self.index.documents[answer.doc_id]
+            if document.id not in asked:
+                asked[document.id] = asked_range(question, document.text, document.date)
+            scope = asked[document.id]
+            return scope is None or about_range(
+                document.text, answer.document_start, answer.document_end, document.date, scope
+            )
+
+        return in_scope
 
     def decide(self, reading: Reading) -> list[Answer]:
         """Keep answers above the threshold (those `score` leaves: about the time asked, if any); merge duplicates

@@ -84,21 +84,30 @@ def event_scope(question: str, text: str, article_date: str | None) -> tuple[dat
     return date.min, event_end
 
 
+def asked_range(question: str, text: str, article_date: str | None) -> tuple[date, date] | None:
+    """The range a question asks about, read in an article (`text`, `article_date`): the time it names, or the side
+    of an event it names; None when it names neither, or the article cannot date it."""
+    if article_date is None:
+        return None
+    if _QUESTION_TIME.search(question):
+        named = question_time(question, article_date)
+        return (named.start, named.end) if named else None
+    if _EVENT.search(question):
+        return event_scope(question, text, article_date)
+    return None
+
+
+def about_range(text: str, start: int, end: int, article_date: str | None, asked: tuple[date, date]) -> bool:
+    """Whether the statement holding text[start:end] is about a time within `asked`."""
+    first, last = asked
+    return any(s <= last and first <= e for s, e in statement_times(text, start, end, article_date))
+
+
 def in_time_scope(question: str, text: str, start: int, end: int, article_date: str | None) -> bool:
     """Whether the statement holding text[start:end] is about the time the question names (True when the question
     names none, or the article has no date to read it against)."""
-    if article_date is None:
-        return True
-    asked: tuple[date, date] | None = None
-    if _QUESTION_TIME.search(question):
-        named = question_time(question, article_date)
-        asked = (named.start, named.end) if named else None
-    elif _EVENT.search(question):
-        asked = event_scope(question, text, article_date)
-    if asked is None:
-        return True
-    first, last = asked
-    return any(s <= last and first <= e for s, e in statement_times(text, start, end, article_date))
+    asked = asked_range(question, text, article_date)
+    return asked is None or about_range(text, start, end, article_date, asked)
 
 
 def order_asked(question: str) -> str | None:
