@@ -32,6 +32,7 @@ def _settings(args):
         ("backend", "reader_backend"),
         ("int8", "reader_int8"),
         ("decision", "decision_file"),
+        ("workers", "index_workers"),
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -242,9 +243,11 @@ def cmd_bench(args) -> int:
             duration_s=args.duration,
             max_requests=args.requests,
             api_key=args.api_key,
+            kill_replica_after_s=args.kill_replica_after,
         )
     print(json.dumps(result, indent=2))
-    return 0 if result.get("errors", 0) == 0 and result.get("wrong_answers", 0) == 0 else 1
+    failed = result.get("errors", 0) or result.get("wrong_answers", 0) or "error" in result.get("killed_replica", {})
+    return 1 if failed else 0
 
 
 def cmd_train_reader(args, rest: list[str]) -> int:
@@ -286,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build the index from the corpus folder")
     corpus_options(p)
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="embed on this many Ray Data workers (scale extra; RAY_ADDRESS joins a cluster; default: this process)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question")
@@ -396,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=30.0, help="api: seconds to run")
     p.add_argument("--requests", type=int, default=200, help="api: at most this many requests")
     p.add_argument("--api-key")
+    p.add_argument(
+        "--kill-replica-after",
+        type=float,
+        metavar="S",
+        help="api: SIGKILL one answering replica of a local `qa serve --replicas N` S seconds into the load",
+    )
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="pipeline: questions to time (JSONL)")
     p.add_argument("--repeat", type=_positive_int, default=3, help="pipeline: times through the questions")
     p.add_argument(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 
 from api.models import clean_question
-from api.service import AnsweringService, AnswerTimeout, NotReady, Saturated
+from api.service import Answering, AnswerTimeout, NotReady, Saturated
 from qa.schemas import QAResponse
 
 
-def get_service(request: Request) -> AnsweringService:
+def get_service(request: Request) -> Answering:
     return request.app.state.service
 
 

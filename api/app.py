@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware, request_id_var
 from api.routes import admin, ask, health, openai_compat, web
-from api.service import AnsweringService
+from api.service import Answering, AnsweringService
 from qa import __version__
 from qa.config import Settings, get_settings
 from qa.pipeline import QAPipeline
@@ -41,23 +41,24 @@ def create_app(
     settings: Settings | None = None,
     pipeline_factory: Callable[[], QAPipeline] | None = None,
     load_in_background: bool = True,
+    service: Answering | None = None,
 ) -> FastAPI:
+    """The app over this process's answering service (models loaded from `pipeline_factory`, by default from the
+    settings), or over a given `service`, e.g. the Ray Serve ingress's forwarding one."""
     settings = settings or get_settings()
-    factory = pipeline_factory or (lambda: QAPipeline.from_settings(settings))
-    service = AnsweringService(settings, factory)
     metrics = Metrics()
-    service.on_batch = metrics.batch_size.observe
+    if service is None:
+        local = AnsweringService(settings, pipeline_factory or (lambda: QAPipeline.from_settings(settings)))
+        local.on_batch = metrics.batch_size.observe
+        service = local
+    answering = service
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if load_in_background:
-            service.load_in_background()
-        else:
-            service.load()
-        service.watch_published_index()
+        answering.start(load_in_background)
         yield
         log.info("shutting down: finishing questions in flight")
-        service.shutdown()
+        answering.shutdown()
 
     app = FastAPI(
         title="News QA",

@@ -1,54 +1,177 @@
-"""Scale out on Ray Serve: the same FastAPI app as a deployment of N replicas behind Ray Serve's HTTP proxy.
+"""Scale out on Ray Serve: answering replicas behind one thin ingress that retries a question whose replica died.
 
-Each replica builds the app itself (`serve.ingress` with an app builder, evaluated on the replica) and loads the
-models and the index read-only from the configured index folder, the one published location: a reindex on any
-replica publishes a new build there and every replica switches to it (`QA_INDEX_POLL_S`) without dropping the
-questions in flight. Within a replica, questions that arrive together are answered in one batched pass
-(`api.service`); Serve bounds what a replica takes at once (`max_ongoing_requests`). On one machine `qa serve
---replicas N` starts a local Ray cluster; with `RAY_ADDRESS` set it joins an existing one, where the same deployment
-spreads over the nodes (the index folder must then be shared storage).
+Two deployments make the application:
+- `Answerer` (N replicas, or autoscaled): the models and the index, loaded read-only from the configured index folder,
+  the one published location. Questions that reach a replica together are answered in one pass by Ray Serve's own
+  batching (`serve.batch`). A reindex on any replica publishes a new build there and every replica switches to it
+  (`QA_INDEX_POLL_S`) without dropping the questions in flight.
+- `Ingress`: the same FastAPI app as `qa serve` (routes, checks, errors, auth, metrics) over `RemoteAnswering`,
+  which forwards each question to an answering replica through a deployment handle. When that replica dies with the
+  question in hand (a crash, an OOM kill, a node lost), Serve drops it from routing and the ingress asks again, so
+  the caller sees an answer, not an error. Questions change nothing, so asking twice is safe.
+
+On one machine `qa serve --replicas N` starts a local Ray cluster; with `RAY_ADDRESS` set it joins an existing one,
+where the replicas spread over the nodes (the index folder must then be shared storage).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import threading
 from typing import Any
 
+from ray import serve
+from ray.exceptions import RayActorError, RayTaskError
+from ray.serve.exceptions import BackPressureError
+from ray.serve.handle import DeploymentHandle
+
+from api.live_pipeline import LivePipeline, NotReady, ServiceStatus
+from api.service import AnswerTimeout, Saturated
 from qa.config import Settings
+from qa.pipeline import QAPipeline
+from qa.schemas import QAResponse
 
 log = logging.getLogger(__name__)
 
-# Environment a replica needs to build the same app as this process (settings and offline model loading).
+APP_NAME = "newsqa"
+# Environment a replica needs to build the same pipeline as this process (settings and offline model loading).
 _FORWARDED = ("HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
-def build_app() -> Any:
-    """The app, as each replica builds it: settings from the environment Ray forwarded, models loaded at start-up
-    (the replica takes traffic only once its lifespan start-up, which loads and warms the pipeline, is done)."""
-    from api.app import create_app
+def answer_grouped(pipeline: QAPipeline, questions: list[str], passages_read: list[int | None]) -> list[QAResponse]:
+    """One batched pass per distinct passages-read value; responses in the questions' order."""
+    responses: dict[int, QAResponse] = {}
+    for read in dict.fromkeys(passages_read):
+        positions = [i for i, asked in enumerate(passages_read) if asked == read]
+        answered = pipeline.ask_many([questions[i] for i in positions], read)
+        responses.update(zip(positions, answered))
+    return [responses[i] for i in range(len(questions))]
 
-    return create_app(Settings(), load_in_background=False)
+
+class Answerer:
+    """One answering replica. It takes traffic only once its constructor has loaded and warmed the pipeline; a
+    replica that cannot load fails its start, and Serve reports it and tries again."""
+
+    def __init__(self, batch_max_questions: int) -> None:
+        settings = Settings()
+        self.live = LivePipeline(settings, lambda: QAPipeline.from_settings(settings))
+        self.live.load()
+        if not self.live.ready:
+            raise RuntimeError(f"the answering replica could not load: {self.live.error}")
+        self.live.watch_published_index()
+        self.answer.set_max_batch_size(batch_max_questions)  # type: ignore[attr-defined,misc]
+
+    # Serve's typing knows one-argument batches only; each argument arrives as a list.
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)  # type: ignore[arg-type]
+    async def answer(  # type: ignore[misc]
+        self, questions: list[str], passages_read: list[int | None]
+    ) -> list[QAResponse]:
+        pipeline = self.live.require_pipeline()
+        # Off the replica's event loop, so health checks and status calls are answered during a pass.
+        return await asyncio.to_thread(answer_grouped, pipeline, questions, passages_read)
+
+    async def status(self) -> ServiceStatus:
+        return self.live.status()
+
+    async def reindex(self) -> bool:
+        return self.live.reindex_in_background()
 
 
-def deployment_options(
-    replicas: int, max_replicas: int | None = None, max_ongoing_requests: int = 32
+def _replica_died(exc: BaseException) -> bool:
+    return isinstance(exc, RayActorError) or (
+        isinstance(exc, RayTaskError) and isinstance(getattr(exc, "cause", None), RayActorError)
+    )
+
+
+class RemoteAnswering:
+    """The ingress's answering service: each question goes to an answering replica; one whose replica died is
+    asked again (another replica, after a short pause) within the question's time limit."""
+
+    def __init__(self, answerer: DeploymentHandle, settings: Settings, attempts: int = 4) -> None:
+        self.answerer = answerer
+        self.settings = settings
+        self.attempts = attempts
+        self.retried = 0  # questions asked again after their replica died (for the logs and tests)
+
+    def start(self, load_in_background: bool) -> None:
+        """Nothing to load: the answering replicas load themselves."""
+
+    def shutdown(self) -> None:
+        """Nothing to stop: Serve drains the replicas."""
+
+    async def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout_s
+        for attempt in range(1, self.attempts + 1):
+            response = self.answerer.answer.remote(question, passages_read)
+            try:
+                return await asyncio.wait_for(_result(response), timeout=max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError as exc:
+                response.cancel()
+                raise AnswerTimeout(f"no answer within {self.settings.request_timeout_s:g}s") from exc
+            except BackPressureError as exc:
+                raise Saturated("every answering replica has a full queue") from exc
+            except Exception as exc:
+                if not _replica_died(exc):
+                    raise
+                if attempt == self.attempts:
+                    raise NotReady(f"{attempt} answering replicas died with this question in hand") from exc
+                self.retried += 1
+                log.warning("an answering replica died with a question in hand; asking again (%d)", attempt)
+                await asyncio.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
+
+    async def current_status(self) -> ServiceStatus:
+        try:
+            return await asyncio.wait_for(_result(self.answerer.status.remote()), timeout=5)
+        except asyncio.TimeoutError:
+            return ServiceStatus(ready=False, reason="no answering replica is up yet")
+        except Exception as exc:
+            if not _replica_died(exc):
+                raise
+            return ServiceStatus(ready=False, reason="the answering replica asked has just died; retry shortly")
+
+    async def reindex(self) -> bool:
+        return await _result(self.answerer.reindex.remote())
+
+
+async def _result(response: Any) -> Any:
+    return await response
+
+
+class Ingress:
+    """The HTTP front: the FastAPI app over `RemoteAnswering`, built on the replica (`__serve_build_asgi_app__`)."""
+
+    def __init__(self, answerer: DeploymentHandle) -> None:
+        self.answerer = answerer
+
+    def __serve_build_asgi_app__(self) -> Any:
+        from api.app import create_app
+
+        settings = Settings()
+        return create_app(settings, service=RemoteAnswering(self.answerer, settings))
+
+
+def answerer_options(
+    replicas: int, max_replicas: int | None = None, batch_max_questions: int = 8, max_pending: int = 64
 ) -> dict[str, Any]:
-    """Serve options for the deployment: `replicas` fixed, or with `max_replicas` autoscaling between the two on
-    the questions each replica has in hand (about 8 fill one batched pass; more only wait in its queue)."""
+    """Serve options for the answering replicas: `replicas` fixed, or with `max_replicas` autoscaling between the
+    two on the questions each has in hand (one batched pass holds `batch_max_questions`; more only wait)."""
     options: dict[str, Any] = {
-        "name": "newsqa",
-        "max_ongoing_requests": max_ongoing_requests,
-        "ray_actor_options": {"num_cpus": 0},  # the reader uses its own threads; Ray should not ration cores
+        "name": "Answerer",
+        "max_ongoing_requests": 2 * batch_max_questions,  # one pass running, the next one filling
+        "max_queued_requests": max_pending,  # beyond this the ingress answers 503 "busy"
+        "ray_actor_options": {"num_cpus": 0},  # the reader sizes its own threads; Ray should not ration cores
         "health_check_period_s": 2,
     }
     if max_replicas and max_replicas > replicas:
         options["autoscaling_config"] = {
             "min_replicas": replicas,
             "max_replicas": max_replicas,
-            "target_ongoing_requests": 8,
+            "target_ongoing_requests": batch_max_questions,
             "upscale_delay_s": 10,
             "downscale_delay_s": 120,
         }
@@ -57,29 +180,45 @@ def deployment_options(
     return options
 
 
-def deployment(replicas: int, max_replicas: int | None = None) -> Any:
-    from ray import serve
+def application(settings: Settings, replicas: int, max_replicas: int | None = None) -> Any:
+    answerer: Any = serve.deployment(
+        Answerer,
+        **answerer_options(replicas, max_replicas, settings.batch_max_questions, settings.max_pending),
+    )
+    ingress: Any = serve.deployment(
+        serve.ingress()(Ingress),
+        name="Ingress",
+        num_replicas=1,  # it only forwards; add replicas (and a load balancer) for more than one node's traffic
+        max_ongoing_requests=4 * settings.max_pending,
+        ray_actor_options={"num_cpus": 0},
+    )
+    return ingress.bind(answerer.bind(settings.batch_max_questions))
 
-    ingress: Any = serve.deployment(serve.ingress(build_app)(), **deployment_options(replicas, max_replicas))
-    return ingress.bind()
+
+def replica_environment(settings_env: dict[str, str], replicas: int, local: bool) -> dict[str, str]:
+    """The QA_ settings and offline-loading flags every replica gets. On a local cluster, replicas share this
+    machine's cores: unless QA_TORCH_THREADS says otherwise, each gets its share rather than all of them."""
+    env = {k: v for k, v in settings_env.items() if k.startswith("QA_") or k in _FORWARDED}
+    if local and "QA_TORCH_THREADS" not in env:
+        env["QA_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // replicas))
+    return env
 
 
 def serve_replicas(settings: Settings, replicas: int, max_replicas: int | None = None) -> None:
-    """Run `replicas` replicas (autoscaling up to `max_replicas`) on a local Ray cluster (or the one RAY_ADDRESS
-    names) until SIGINT or SIGTERM."""
+    """Run `replicas` answering replicas (autoscaling up to `max_replicas`) behind the ingress, on a local Ray
+    cluster (or the one RAY_ADDRESS names), until SIGINT or SIGTERM."""
     import ray
-    from ray import serve
 
-    env = {k: v for k, v in os.environ.items() if k.startswith("QA_") or k in _FORWARDED}
+    address = os.environ.get("RAY_ADDRESS")
     ray.init(
-        address=os.environ.get("RAY_ADDRESS"),
-        runtime_env={"env_vars": env},
+        address=address,
+        runtime_env={"env_vars": replica_environment(dict(os.environ), replicas, local=not address)},
         include_dashboard=False,
         logging_level=logging.WARNING,
     )
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(deployment(replicas, max_replicas), name="newsqa", route_prefix="/")
-    log.info("serving on http://%s:%d with %d replicas", settings.host, settings.port, replicas)
+    serve.run(application(settings, replicas, max_replicas), name=APP_NAME, route_prefix="/")
+    log.info("serving on http://%s:%d with %d answering replicas", settings.host, settings.port, replicas)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

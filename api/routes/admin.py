@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"], dependencies=[Depends(require_api_key)])
 )
 async def reindex(request: Request) -> dict:
     try:
-        started = request.app.state.service.reindex_in_background()
+        started = await request.app.state.service.reindex()
     except NotReady as exc:
         raise HTTPException(503, f"service not ready: {exc}", headers={"Retry-After": "5"}) from exc
     if not started:

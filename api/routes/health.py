@@ -16,30 +16,17 @@ async def health() -> dict:
 
 @router.get("/ready", summary="Index and models are loaded (503 with the reason otherwise)")
 async def ready(request: Request) -> JSONResponse:
-    service = request.app.state.service
-    if not service.ready:
-        reason = service.error or "loading the index and models"
-        return JSONResponse({"ready": False, "reason": reason}, status_code=503)
-    manifest = service.pipeline.index.manifest
-    return JSONResponse(
-        {
-            "ready": True,
-            "rebuilding": service.rebuilding,
-            "last_rebuild_error": service.last_rebuild_error,
-            "index": {
-                "documents": manifest.documents,
-                "passages": manifest.passages,
-                "built_at": manifest.built_at,
-                "embedding_model": manifest.embedding_model,
-            },
-        }
-    )
+    status = await request.app.state.service.current_status()
+    if not status.ready:
+        return JSONResponse({"ready": False, "reason": status.reason}, status_code=503)
+    return JSONResponse(status.model_dump(exclude={"reason"}))
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     state = request.app.state
-    if state.service.ready:
-        state.metrics.index_passages.set(state.service.pipeline.index.manifest.passages)
-        state.metrics.index_documents.set(state.service.pipeline.index.manifest.documents)
+    status = await state.service.current_status()
+    if status.index is not None:
+        state.metrics.index_passages.set(status.index.passages)
+        state.metrics.index_documents.set(status.index.documents)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,175 @@
+"""The pipeline a server answers from, kept current: loaded once, then swapped for a rebuilt index (/admin/reindex)
+or for one another process published in the shared index folder, while questions in flight finish on the old one.
+
+Both ways of serving use it: the one-process service (`api.service`) and each Ray Serve answering replica
+(`api.ray_serve`). `status()` is what /ready reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
+
+from qa.config import Settings
+from qa.index import current_build_dir, ensure_index, load_index
+from qa.pipeline import QAPipeline
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """The index or models are not loaded (yet, or because loading failed: the message says which)."""
+
+
+class IndexSummary(BaseModel):
+    documents: int
+    passages: int
+    built_at: str
+    embedding_model: str
+
+
+class ServiceStatus(BaseModel):
+    """Readiness as /ready reports it: the reason when not ready, the index answered from when ready."""
+
+    ready: bool
+    reason: str | None = None
+    rebuilding: bool = False
+    last_rebuild_error: str | None = None
+    index: IndexSummary | None = None
+
+
+class LivePipeline:
+    def __init__(self, settings: Settings, pipeline_factory: Callable[[], QAPipeline]):
+        self.settings = settings
+        self._factory = pipeline_factory
+        self.pipeline: QAPipeline | None = None
+        self.error: str | None = None
+        self.loading = False
+        self.rebuilding = False
+        self.last_rebuild_error: str | None = None
+        self._rebuild_lock = threading.Lock()
+        self._stopping = False
+
+    def load(self) -> None:
+        """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""
+        self.loading = True
+        started = time.perf_counter()
+        try:
+            pipeline = self._factory()
+            warm_s = pipeline.warm_up()  # /ready turns true only once the first answer is fast
+        except Exception as exc:  # reported through /ready; the process stays up
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("service not ready: %s", self.error)
+        else:
+            self.pipeline, self.error = pipeline, None
+            log.info(
+                "service ready in %.1fs (%d passages; warm-up %.1fs)",
+                time.perf_counter() - started,
+                len(pipeline.index.passages),
+                warm_s,
+            )
+        finally:
+            self.loading = False
+
+    def load_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.load, name="pipeline-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def watch_published_index(self) -> threading.Thread | None:
+        """Switch to an index build that another process published (its `CURRENT` pointer moved), e.g. a replica
+        that ran /admin/reindex over the shared index folder: checked every `index_poll_s` seconds."""
+        if not self.settings.index_poll_s:
+            return None
+        thread = threading.Thread(target=self._watch_loop, name="index-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def _watch_loop(self) -> None:
+        failed: Path | None = None
+        while not self._stopping:
+            time.sleep(self.settings.index_poll_s)
+            pipeline = self.pipeline
+            published = current_build_dir(self.settings.index_dir)
+            if pipeline is None or self.rebuilding or published is None or published in (pipeline.index.path, failed):
+                continue
+            try:
+                switched = pipeline.with_index(load_index(self.settings.index_dir))
+                switched.warm_up()
+            except Exception as exc:  # a build still being checked or removed: keep answering from the current one
+                failed = published
+                log.warning(
+                    "published index %s not usable yet (%s); still serving %s", published, exc, pipeline.index.path
+                )
+                continue
+            self.replace_pipeline(switched)
+            log.info("switched to the published index %s (%d passages)", published, len(switched.index.passages))
+
+    def rebuild_in_background(self, rebuild: Callable[[], QAPipeline]) -> bool:
+        """Rebuild the index (and reload) in a thread while the current pipeline keeps answering; swap at the end.
+        Returns False when a rebuild is already running."""
+        with self._rebuild_lock:
+            if self.rebuilding:
+                return False
+            self.rebuilding = True
+
+        def run() -> None:
+            try:
+                pipeline = rebuild()
+                pipeline.warm_up()
+            except Exception as exc:  # the old index keeps serving; the failure is reported in /ready
+                self.last_rebuild_error = f"{type(exc).__name__}: {exc}"
+                log.error("index rebuild failed, still serving the previous index: %s", self.last_rebuild_error)
+            else:
+                self.replace_pipeline(pipeline)
+                self.last_rebuild_error = None
+                log.info("index rebuilt and swapped in (%d passages)", len(pipeline.index.passages))
+            finally:
+                self.rebuilding = False
+
+        threading.Thread(target=run, name="index-rebuild", daemon=True).start()
+        return True
+
+    def reindex_in_background(self) -> bool:
+        """Rebuild the index from the corpus folder and swap it in under the loaded models (not reloaded).
+        Returns False when a rebuild is already running; NotReady before the first load."""
+        pipeline = self.require_pipeline()
+        return self.rebuild_in_background(
+            lambda: pipeline.with_index(ensure_index(self.settings, pipeline.models.embedder, force=True))
+        )
+
+    def replace_pipeline(self, pipeline: QAPipeline) -> None:
+        """Swap in a pipeline (e.g. over a rebuilt index); questions in flight finish on the old one."""
+        self.pipeline, self.error = pipeline, None
+
+    @property
+    def ready(self) -> bool:
+        return self.pipeline is not None
+
+    def require_pipeline(self) -> QAPipeline:
+        pipeline = self.pipeline
+        if pipeline is None:
+            raise NotReady(self.error or "the index and models are still loading")
+        return pipeline
+
+    def status(self) -> ServiceStatus:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return ServiceStatus(ready=False, reason=self.error or "loading the index and models")
+        manifest = pipeline.index.manifest
+        return ServiceStatus(
+            ready=True,
+            rebuilding=self.rebuilding,
+            last_rebuild_error=self.last_rebuild_error,
+            index=IndexSummary(
+                documents=manifest.documents,
+                passages=manifest.passages,
+                built_at=manifest.built_at,
+                embedding_model=manifest.embedding_model,
+            ),
+        )
