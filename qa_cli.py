@@ -220,7 +220,9 @@ def cmd_bench(args) -> int:
         squad = Path(args.squad_dir)
         files = [squad / "dev-v2.0.json.gz", squad / "dev-v1.1.json.gz", *map(Path, args.train_files)]
         out = Path(args.out)
-        result = bench_large_index(files, out / "index", out, _settings(args), questions=args.questions)
+        result = bench_large_index(
+            files, out / "index", out, _settings(args), questions=args.questions, max_documents=args.documents
+        )
     elif args.target == "pipeline":
         from bench.benchmarks import bench_pipeline
         from eval.seed import load_eval_set
@@ -419,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="index: SQuAD-layout training files whose paragraphs join the dev paragraphs",
     )
     p.add_argument("--questions", type=_positive_int, default=500, help="index: dev questions timed and scored")
+    p.add_argument("--documents", type=_positive_int, help="index: only the first N paragraphs (a quicker comparison)")
+    p.add_argument("--workers", type=_positive_int, help="index: embed on N Ray Data workers (default: this process)")
     p.add_argument("--out", default="eval/reports/large-index", help="index: report and index folder")
     p.set_defaults(func=cmd_bench)
 

@@ -22,7 +22,7 @@ from eval.squad_open import squad_corpus
 from qa.config import Settings
 from qa.documents import Document
 from qa.embedder import Embedder
-from qa.index import CorpusIndex, build_index, current_build_dir, index_options, load_index
+from qa.index import CorpusIndex, build_embedder, build_index, current_build_dir, index_options, load_index
 from qa.ingest import Corpus
 from qa.retriever import HybridRetriever
 
@@ -92,12 +92,25 @@ def _measure(
 
 
 def bench_large_index(
-    files: list[Path], index_dir: Path, out: Path, settings: Settings, questions: int = 500
+    files: list[Path],
+    index_dir: Path,
+    out: Path,
+    settings: Settings,
+    questions: int = 500,
+    max_documents: int | None = None,
 ) -> dict[str, Any]:
+    """Build (in this process, or on QA_INDEX_WORKERS Ray Data workers), size and search the union corpus of
+    `files`, or its first `max_documents` paragraphs (recall is then over the questions whose paragraph is in)."""
     import faiss
 
     started = time.perf_counter()
     corpus, question_doc = union_corpus(files)
+    if max_documents is not None:
+        corpus = Corpus(
+            documents=corpus.documents[:max_documents], fingerprint=f"{corpus.fingerprint}[:{max_documents}]"
+        )
+        kept = {d.id for d in corpus.documents}
+        question_doc = {qid: doc for qid, doc in question_doc.items() if doc in kept}
     load_s = time.perf_counter() - started
     embedder = Embedder.from_settings(settings)
     rss_before = _peak_rss_mib()
@@ -105,7 +118,7 @@ def bench_large_index(
     manifest = build_index(
         corpus,
         index_dir,
-        embedder,
+        build_embedder(settings, embedder),
         corpus_dir="+".join(map(str, files)),
         **{**index_options(settings), "index_type": "flat"},
     )
@@ -154,6 +167,8 @@ def bench_large_index(
         "corpus_load_s": round(load_s, 1),
         "build_s": round(build_s, 1),
         "passages_per_s": manifest.passages / build_s,
+        "index_workers": settings.index_workers or "this process",
+        # This process only: Ray Data workers' memory is their own (each holds one embedding model).
         "build_peak_rss_mib": round(max(_peak_rss_mib(), rss_before), 1),
         "files_bytes": {**sizes, "bm25/": bm25_bytes},
         "questions": len(sample),
