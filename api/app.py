@@ -50,6 +50,7 @@ def create_app(
     if service is None:
         local = AnsweringService(settings, pipeline_factory or (lambda: QAPipeline.from_settings(settings)))
         local.on_batch = metrics.batch_size.observe
+        local.on_cache = lambda hit: metrics.answer_cache.labels("hit" if hit else "miss").inc()
         service = local
     answering = service
 

@@ -15,9 +15,11 @@ from typing import Callable
 
 from pydantic import BaseModel
 
+from api.answer_cache import AnswerCache
 from qa.config import Settings
 from qa.index import current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
+from qa.schemas import QAResponse
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,34 @@ class LivePipeline:
         self.last_rebuild_error: str | None = None
         self._rebuild_lock = threading.Lock()
         self._stopping = False
+        self.answers = AnswerCache(settings.answer_cache_size)
+        self.on_cache: Callable[[bool], None] | None = None  # e.g. a metrics hook: called with hit (True) or miss
+
+    def cached_answer(self, question: str, passages_read: int | None) -> QAResponse | None:
+        """The response this question got from the current index build, if it was asked before (timings: the
+        lookup only, nothing was retrieved or read)."""
+        pipeline = self.require_pipeline()
+        if not self.answers.max_entries:
+            return None
+        started = time.perf_counter()
+        key = self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path)
+        response = self.answers.get(key)
+        if self.on_cache:
+            self.on_cache(response is not None)
+        if response is None:
+            return None
+        return response.model_copy(
+            update={"question": question, "timings_ms": {"total": 1000 * (time.perf_counter() - started)}}
+        )
+
+    def remember(
+        self, pipeline: QAPipeline, questions: list[str], passages_read: list[int | None], responses: list[QAResponse]
+    ) -> None:
+        """Keep the responses `pipeline` gave, under its index build."""
+        for question, read, response in zip(questions, passages_read, responses):
+            self.answers.put(
+                self.answers.key(question, read or self.settings.passages_read, pipeline.index.path), response
+            )
 
     def load(self) -> None:
         """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""

@@ -70,6 +70,12 @@ class Metrics:
             registry=self.registry,
             buckets=(1, 2, 4, 8, 16, 32, 64),
         )
+        self.answer_cache = Counter(
+            "qa_answer_cache_total",
+            "Questions looked up in the answer cache, by result",
+            ["result"],
+            registry=self.registry,
+        )
         self.index_passages = Gauge("qa_index_passages", "Passages in the loaded index", registry=self.registry)
         self.index_documents = Gauge("qa_index_documents", "Documents in the loaded index", registry=self.registry)
 

@@ -62,16 +62,24 @@ class Answerer:
         if not self.live.ready:
             raise RuntimeError(f"the answering replica could not load: {self.live.error}")
         self.live.watch_published_index()
-        self.answer.set_max_batch_size(batch_max_questions)  # type: ignore[attr-defined,misc]
+        self._answer_batch.set_max_batch_size(batch_max_questions)  # type: ignore[attr-defined,misc]
+
+    async def answer(self, question: str, passages_read: int | None) -> QAResponse:
+        """A question asked before of this index build is answered from the cache, else in the next batch."""
+        if (cached := self.live.cached_answer(question, passages_read)) is not None:
+            return cached
+        return await self._answer_batch(question, passages_read)  # type: ignore[call-arg,misc]
 
     # Serve's typing knows one-argument batches only; each argument arrives as a list.
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)  # type: ignore[arg-type]
-    async def answer(  # type: ignore[misc]
+    async def _answer_batch(  # type: ignore[misc]
         self, questions: list[str], passages_read: list[int | None]
     ) -> list[QAResponse]:
         pipeline = self.live.require_pipeline()
         # Off the replica's event loop, so health checks and status calls are answered during a pass.
-        return await asyncio.to_thread(answer_grouped, pipeline, questions, passages_read)
+        responses = await asyncio.to_thread(answer_grouped, pipeline, questions, passages_read)
+        self.live.remember(pipeline, questions, passages_read, responses)
+        return responses
 
     async def status(self) -> ServiceStatus:
         return self.live.status()

@@ -92,7 +92,10 @@ class AnsweringService(LivePipeline):
         return self._pending
 
     async def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
-        self.require_pipeline()
+        if self._stopping:
+            raise NotReady("the service is shutting down")
+        if (cached := self.cached_answer(question, passages_read)) is not None:
+            return cached
         loop = asyncio.get_running_loop()
         job = _Job(question, passages_read, loop, loop.create_future())
         with self._lock:
@@ -141,7 +144,9 @@ class AnsweringService(LivePipeline):
     def _answer(self, jobs: list[_Job]) -> None:
         try:
             pipeline = self.require_pipeline()
-            responses = pipeline.ask_many([job.question for job in jobs], jobs[0].passages_read)
+            questions = [job.question for job in jobs]
+            responses = pipeline.ask_many(questions, jobs[0].passages_read)
+            self.remember(pipeline, questions, [job.passages_read for job in jobs], responses)
         except Exception as exc:  # delivered to each caller, who turns it into an HTTP error
             for job in jobs:
                 _deliver(job, None, exc)

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         1, ge=1, le=32, description="inference threads; each answers a batch at a time (1 is fastest on 2 cores)"
     )
     batch_max_questions: int = Field(8, ge=1, le=64, description="questions answered together in one model pass")
+    answer_cache_size: int = Field(
+        1024, ge=0, description="responses kept for questions asked again of the same index build; 0: off"
+    )
     max_pending: int = Field(32, ge=1, description="queued questions beyond which requests get 503")
     request_timeout_s: float = Field(20.0, gt=0)
     index_poll_s: float = Field(

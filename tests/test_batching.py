@@ -124,3 +124,64 @@ def test_service_is_ready_only_after_a_warm_up_answer(settings, pipeline):
         assert healthy.ready and healthy.error is None
     finally:
         healthy.shutdown()
+
+
+def test_a_repeated_question_is_answered_from_the_cache(settings, pipeline):
+    service = _service(settings, pipeline, inference_workers=1)
+    sizes: list[int] = []
+    lookups: list[bool] = []
+    service.on_batch, service.on_cache = sizes.append, lookups.append
+    try:
+        first = asyncio.run(service.ask(QUESTIONS[1]))
+        again = asyncio.run(service.ask("  " + QUESTIONS[1].replace(" ", "  ")))
+        fewer_passages = asyncio.run(service.ask(QUESTIONS[1], passages_read=2))
+    finally:
+        service.shutdown()
+    assert lookups == [False, True, False] and sizes == [1, 1]  # the repeat skipped the reader
+    assert _summary(again) == _summary(first) and again.passages == first.passages
+    assert "read" in first.timings_ms and "read" not in again.timings_ms
+    assert len(fewer_passages.passages) == 2
+
+
+def test_the_cache_starts_afresh_with_another_index_build(settings, pipeline, seed_index_dir, tmp_path):
+    import shutil
+
+    from qa.index import load_index
+
+    service = _service(settings, pipeline, inference_workers=1)
+    lookups: list[bool] = []
+    service.on_cache = lookups.append
+    try:
+        asyncio.run(service.ask(QUESTIONS[0]))
+        shutil.copytree(seed_index_dir, tmp_path / "index")
+        service.replace_pipeline(pipeline.with_index(load_index(tmp_path / "index")))  # e.g. after /admin/reindex
+        asyncio.run(service.ask(QUESTIONS[0]))
+        asyncio.run(service.ask(QUESTIONS[0]))
+    finally:
+        service.shutdown()
+    assert lookups == [False, False, True]
+
+
+def test_no_cache_when_it_is_off(settings, pipeline):
+    service = _service(settings, pipeline, inference_workers=1, answer_cache_size=0)
+    sizes: list[int] = []
+    service.on_batch = sizes.append
+    try:
+        for _ in range(2):
+            asyncio.run(service.ask(QUESTIONS[0]))
+    finally:
+        service.shutdown()
+    assert sizes == [1, 1]
+
+
+def test_the_cache_keeps_the_most_recently_used(pipeline):
+    from api.answer_cache import AnswerCache
+
+    cache = AnswerCache(max_entries=2)
+    response = pipeline.ask(QUESTIONS[0])
+    keys = [cache.key(q, 4, pipeline.index.path) for q in QUESTIONS[:3]]
+    cache.put(keys[0], response)
+    cache.put(keys[1], response)
+    assert cache.get(keys[0]) is response  # now the most recent
+    cache.put(keys[2], response)
+    assert len(cache) == 2 and cache.get(keys[1]) is None and cache.get(keys[0]) is response
