@@ -76,6 +76,11 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.retried = Counter(
+            "qa_questions_retried_total",
+            "Questions asked again because the answering replica holding them died (Ray Serve ingress)",
+            registry=self.registry,
+        )
         self.index_passages = Gauge("qa_index_passages", "Passages in the loaded index", registry=self.registry)
         self.index_documents = Gauge("qa_index_documents", "Documents in the loaded index", registry=self.registry)
 

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from ray import serve
 from ray.exceptions import RayActorError, RayTaskError
@@ -52,12 +52,27 @@ def answer_grouped(pipeline: QAPipeline, questions: list[str], passages_read: li
 
 
 class Answerer:
-    """One answering replica. It takes traffic only once its constructor has loaded and warmed the pipeline; a
-    replica that cannot load fails its start, and Serve reports it and tries again."""
+    """One answering replica. It takes traffic only once its constructor has loaded and warmed the pipeline. A
+    replica that cannot load (no index and no corpus to build one, unreadable weights) fails its start: Serve
+    reports why and tries again, and when every try fails `qa serve --replicas` stops with that reason (the
+    one-process `qa serve` instead stays up and reports it on /ready).
+
+    Its batch sizes and cache lookups go to Ray's metrics (`qa_batch_questions`, `qa_answer_cache_total`, exported
+    by each Ray node's metrics agent), not to the ingress's /metrics."""
 
     def __init__(self, batch_max_questions: int) -> None:
+        from ray.serve import metrics
+
         settings = Settings()
         self.live = LivePipeline(settings, lambda: QAPipeline.from_settings(settings))
+        batches = metrics.Histogram(
+            "qa_batch_questions", "Questions answered together in one model pass", boundaries=[1, 2, 4, 8, 16, 32, 64]
+        )
+        lookups = metrics.Counter(
+            "qa_answer_cache_total", "Questions looked up in the answer cache, by result", tag_keys=("result",)
+        )
+        self.on_batch = batches.observe
+        self.live.on_cache = lambda hit: lookups.inc(tags={"result": "hit" if hit else "miss"})
         self.live.load()
         if not self.live.ready:
             raise RuntimeError(f"the answering replica could not load: {self.live.error}")
@@ -79,6 +94,7 @@ class Answerer:
         # Off the replica's event loop, so health checks and status calls are answered during a pass.
         responses = await asyncio.to_thread(answer_grouped, pipeline, questions, passages_read)
         self.live.remember(pipeline, questions, passages_read, responses)
+        self.on_batch(len(questions))
         return responses
 
     async def status(self) -> ServiceStatus:
@@ -95,14 +111,21 @@ def _replica_died(exc: BaseException) -> bool:
 
 
 class RemoteAnswering:
-    """The ingress's answering service: each question goes to an answering replica; one whose replica died is
-    asked again (another replica, after a short pause) within the question's time limit."""
+    """The ingress's answering service: each question goes to an answering replica; one whose replica died with it
+    in hand is asked once more (another replica, after a short pause) within the question's time limit. Once, not
+    more: a question that itself crashed its replica must not take down the others one by one."""
 
-    def __init__(self, answerer: DeploymentHandle, settings: Settings, attempts: int = 4) -> None:
+    # /ready and /metrics go through the replicas' queues like questions: when a status call is slow (the replicas
+    # are busy) or refused, the last status a replica gave stands for this long before the ingress says not ready.
+    STATUS_TIMEOUT_S = 5.0
+    STATUS_STALE_AFTER_S = 60.0
+
+    def __init__(self, answerer: DeploymentHandle, settings: Settings, attempts: int = 2) -> None:
         self.answerer = answerer
         self.settings = settings
         self.attempts = attempts
-        self.retried = 0  # questions asked again after their replica died (for the logs and tests)
+        self.on_retry: Callable[[], None] | None = None  # e.g. a metrics hook: called for each question asked again
+        self._last_status: tuple[float, ServiceStatus] | None = None
 
     def start(self, load_in_background: bool) -> None:
         """Nothing to load: the answering replicas load themselves."""
@@ -127,23 +150,42 @@ class RemoteAnswering:
                     raise
                 if attempt == self.attempts:
                     raise NotReady(f"{attempt} answering replicas died with this question in hand") from exc
-                self.retried += 1
+                if self.on_retry:
+                    self.on_retry()
                 log.warning("an answering replica died with a question in hand; asking again (%d)", attempt)
                 await asyncio.sleep(0.1 * attempt)
         raise AssertionError("unreachable")
 
     async def current_status(self) -> ServiceStatus:
+        loop = asyncio.get_running_loop()
+        response = self.answerer.status.remote()
         try:
-            return await asyncio.wait_for(_result(self.answerer.status.remote()), timeout=5)
-        except asyncio.TimeoutError:
-            return ServiceStatus(ready=False, reason="no answering replica is up yet")
+            status = await asyncio.wait_for(_result(response), timeout=self.STATUS_TIMEOUT_S)
+        except (asyncio.TimeoutError, BackPressureError) as exc:
+            response.cancel()
+            reason = "the answering replicas are busy" if self._last_status else "no answering replica is up yet"
+            return self._recent_status(loop.time(), f"{reason} ({type(exc).__name__})")
         except Exception as exc:
             if not _replica_died(exc):
                 raise
-            return ServiceStatus(ready=False, reason="the answering replica asked has just died; retry shortly")
+            return self._recent_status(loop.time(), "the answering replica asked has just died; retry shortly")
+        self._last_status = (loop.time(), status)
+        return status
+
+    def _recent_status(self, now: float, reason: str) -> ServiceStatus:
+        if self._last_status and now - self._last_status[0] <= self.STATUS_STALE_AFTER_S:
+            return self._last_status[1]
+        return ServiceStatus(ready=False, reason=reason)
 
     async def reindex(self) -> bool:
-        return await _result(self.answerer.reindex.remote())
+        try:
+            return await _result(self.answerer.reindex.remote())
+        except BackPressureError as exc:
+            raise Saturated("every answering replica has a full queue") from exc
+        except Exception as exc:
+            if _replica_died(exc):
+                raise NotReady("the answering replica asked to reindex died; ask again") from exc
+            raise
 
 
 async def _result(response: Any) -> Any:
@@ -160,7 +202,10 @@ class Ingress:
         from api.app import create_app
 
         settings = Settings()
-        return create_app(settings, service=RemoteAnswering(self.answerer, settings))
+        answering = RemoteAnswering(self.answerer, settings)
+        app = create_app(settings, service=answering)
+        answering.on_retry = app.state.metrics.retried.inc
+        return app
 
 
 def answerer_options(

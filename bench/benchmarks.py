@@ -135,8 +135,12 @@ def bench_api(
 
     def kill_a_replica() -> None:
         time.sleep(kill_replica_after_s or 0.0)
+        if time.time() >= deadline or issued["n"] >= max_requests:
+            killed["error"] = "the load ended before the kill; give it a longer --duration or more --requests"
+            return
         try:
             killed["pid"] = kill_an_answering_replica()
+            killed["at_s"] = round(time.perf_counter() - started, 1)
         except RuntimeError as exc:
             killed["error"] = str(exc)
 
@@ -170,19 +174,25 @@ def bench_api(
                 client.post("/ask", json={"question": question})
         started = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-        if kill_replica_after_s is not None:
-            threads.append(threading.Thread(target=kill_a_replica))
+        killer = threading.Thread(target=kill_a_replica) if kill_replica_after_s is not None else None
         for t in threads:
             t.start()
+        if killer:
+            killer.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - started
+        if killer:
+            killer.join()
     finally:
         if server:
             server.stop()
     total = sum(statuses.values())
     return {
         "url": url,
+        # The same few questions over and over: with the server's answer cache on (the default), after the first
+        # round this measures the cache; QA_ANSWER_CACHE_SIZE=0 on the server measures answering.
+        "distinct_questions": len(SEED_QUESTIONS),
         "concurrency": concurrency,
         **({"killed_replica": killed} if kill_replica_after_s is not None else {}),
         "requests": total,

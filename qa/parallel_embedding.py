@@ -3,8 +3,9 @@
 Building an index is almost all embedding (40 passages a second per 2-core machine here), and passages embed
 independently, so the work splits across workers: each loads the same embedding model once and embeds its share of
 batches. The vectors are the same as the one-process build's (same model, same runtime), so the index format and
-manifest do not change. Needs the `scale` extra (Ray); RAY_ADDRESS joins an existing cluster, else a local one
-starts for the build and stops after it.
+manifest do not change. Needs the `scale` extra (Ray). It joins the cluster RAY_ADDRESS names, or one that
+`ray start` runs on this machine, else starts a local one for the build and stops it after; every node needs the
+same installation (the model is loaded from the same path on each).
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ class RayDataEmbedder:
                 ray.shutdown()
 
     def _embed(self, ray: Any, texts: list[str], progress: bool) -> np.ndarray:
+        # Ray Data would wait for ever for cores the cluster does not have: say so instead.
+        needed, cluster = self.workers * self.cpus_per_worker, ray.cluster_resources().get("CPU", 0)
+        if needed > cluster:
+            raise RuntimeError(
+                f"{self.workers} embedding workers of {self.cpus_per_worker} cores need {needed} cores; the Ray "
+                f"cluster has {cluster:g} (lower QA_INDEX_WORKERS or QA_INDEX_WORKER_CPUS, or add nodes)"
+            )
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         # Similar lengths in one batch: each is padded to its longest text.
@@ -90,7 +98,7 @@ class RayDataEmbedder:
             },
             batch_size=self.batch_size,
             batch_format="numpy",
-            concurrency=self.workers,
+            compute=ray.data.ActorPoolStrategy(size=self.workers),
             num_cpus=self.cpus_per_worker,
         )
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)

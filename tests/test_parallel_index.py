@@ -18,9 +18,12 @@ from conftest import ROOT, SEEDS
 from qa.embedder import Embedder
 from qa.index import current_build_dir, load_index
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install -e '.[scale]')"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install -e '.[scale]')"
+    ),
+    pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two embedding workers need two cores"),
+]
 
 
 def _vectors(index_dir) -> np.ndarray:
@@ -39,6 +42,9 @@ def test_ray_data_workers_embed_as_one_process():
     parallel = RayDataEmbedder(embedder, workers=2, batch_size=4).embed(texts)
     assert parallel.shape == (len(texts), 384)
     np.testing.assert_allclose(parallel, embedder.embed(texts), atol=1e-5)
+    # More cores than the cluster has: a clear error, not a build waiting for ever.
+    with pytest.raises(RuntimeError, match="need 64 cores"):
+        RayDataEmbedder(embedder, workers=64).embed(texts)
 
 
 def load_index_passages():

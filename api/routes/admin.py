@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from api.security import require_api_key
-from api.service import NotReady
+from api.service import NotReady, Saturated
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(require_api_key)])
 
@@ -20,6 +20,8 @@ async def reindex(request: Request) -> dict:
         started = await request.app.state.service.reindex()
     except NotReady as exc:
         raise HTTPException(503, f"service not ready: {exc}", headers={"Retry-After": "5"}) from exc
+    except Saturated as exc:
+        raise HTTPException(503, f"server busy: {exc}; retry shortly", headers={"Retry-After": "1"}) from exc
     if not started:
         raise HTTPException(409, "an index rebuild is already running")
     return {"status": "rebuilding"}
