@@ -444,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     from eval.squad_data import DatasetError
     from qa.index import IndexProblem
     from qa.ingest import CorpusError
+    from qa.parallel_embedding import ParallelEmbeddingError
     from qa.reader.settings import ReaderLoadError
 
     if args.command == "eval" and importlib.util.find_spec("matplotlib") is None:
@@ -452,7 +453,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (CorpusError, IndexProblem, DatasetError, DateSetError, EvalSetError, NewsSetError, ReaderLoadError) as exc:
+    except (
+        CorpusError,
+        IndexProblem,
+        ParallelEmbeddingError,
+        DatasetError,
+        DateSetError,
+        EvalSetError,
+        NewsSetError,
+        ReaderLoadError,
+    ) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:

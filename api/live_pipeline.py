@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from api.answer_cache import AnswerCache
 from qa.config import Settings
-from qa.index import current_build_dir, ensure_index, load_index
+from qa.index import build_running, current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -167,8 +167,11 @@ class LivePipeline:
 
     def reindex_in_background(self) -> bool:
         """Rebuild the index from the corpus folder and swap it in under the loaded models (not reloaded).
-        Returns False when a rebuild is already running; NotReady before the first load."""
+        Returns False when a rebuild is already running, here or in another process sharing the index folder;
+        NotReady before the first load."""
         pipeline = self.require_pipeline()
+        if build_running(self.settings.index_dir):
+            return False
         return self.rebuild_in_background(
             lambda: pipeline.with_index(ensure_index(self.settings, pipeline.models.embedder, force=True))
         )

@@ -3,6 +3,7 @@
 Layout under the index folder:
     CURRENT                 name of the build in use (replaced atomically once a build is complete)
     builds/<name>/          manifest.json, documents.jsonl, passages.jsonl, dense.faiss, bm25/
+    .build.lock             held by the process building (one build at a time per folder, across processes)
 A build is written to a fresh folder and only then named in CURRENT, so a crash or a failed build
 leaves the previous index in use. The manifest records what the index was built from (embedding model,
 passage settings, corpus fingerprint, format version) and a checksum of every file.
@@ -11,6 +12,7 @@ passage settings, corpus fingerprint, format version) and a checksum of every fi
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -18,9 +20,10 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 BUILDS_DIR = "builds"
+BUILD_LOCK_FILE = ".build.lock"
 
 
 class IndexProblem(RuntimeError):
@@ -53,6 +57,41 @@ class IndexCorruptError(IndexProblem):
 
 class IndexStaleError(IndexProblem):
     """The index does not match the corpus or settings, and rebuilding is not allowed."""
+
+
+class IndexBuildBusy(IndexProblem):
+    """Another process is building an index in the same folder."""
+
+
+@contextmanager
+def build_lock(index_dir: Path, wait: bool) -> Iterator[None]:
+    """One build at a time per index folder, across processes: two servers sharing the folder, replicas, `qa index`
+    beside a running service. (A second build would remove the first one's folder as an older build.) The OS drops
+    the lock when its holder dies, so a killed build never leaves it held."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / BUILD_LOCK_FILE, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            raise IndexBuildBusy(
+                f"another process is building the index in {index_dir}; try again when it has finished"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def build_running(index_dir: Path) -> bool:
+    """Whether some process is building an index in `index_dir` now."""
+    if not (Path(index_dir) / BUILD_LOCK_FILE).exists():
+        return False
+    try:
+        with build_lock(index_dir, wait=False):
+            return False
+    except IndexBuildBusy:
+        return True
 
 
 class PassageSettings(BaseModel):
@@ -138,7 +177,26 @@ def build_index(
     corpus_dir: Path | str = "",
     progress: bool = True,
 ) -> IndexManifest:
-    """Build a complete index in a new folder, then make it current; older builds are removed afterwards."""
+    """Build a complete index in a new folder, then make it current; older builds are removed afterwards.
+    IndexBuildBusy when another process is building in the same folder."""
+    with build_lock(index_dir, wait=False):
+        return _build_index(
+            corpus, index_dir, embedder, sentences, overlap, max_chars, index_type, corpus_dir, progress
+        )
+
+
+def _build_index(
+    corpus: Corpus,
+    index_dir: Path,
+    embedder: TextEmbedder,
+    sentences: int,
+    overlap: int,
+    max_chars: int,
+    index_type: str,
+    corpus_dir: Path | str,
+    progress: bool,
+) -> IndexManifest:
+    """`build_index` under the build lock."""
     import bm25s
     import faiss
 
@@ -356,12 +414,18 @@ def ensure_index(
         allowed = settings.auto_build if rebuild is None else rebuild
         if not allowed:
             raise IndexStaleError(f"index in {settings.index_dir} is out of date: {'; '.join(reasons)}; run `qa index`")
-        log.info("building the index: %s", "; ".join(reasons))
-        build_index(
-            corpus,
-            settings.index_dir,
-            build_embedder(settings, embedder),
-            corpus_dir=settings.corpus_dir,
-            **index_options(settings),
-        )
+        # A requested rebuild refuses to wait behind another build; a start-up build waits for it, then builds
+        # only if what the other process built is still not this corpus's index.
+        with build_lock(settings.index_dir, wait=not force):
+            if not force and not stale_reasons(settings.index_dir, corpus, embedder, settings):
+                return load_index(settings.index_dir)
+            log.info("building the index: %s", "; ".join(reasons))
+            _build_index(
+                corpus,
+                settings.index_dir,
+                build_embedder(settings, embedder),
+                corpus_dir=settings.corpus_dir,
+                progress=True,
+                **index_options(settings),
+            )
     return load_index(settings.index_dir)

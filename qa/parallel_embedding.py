@@ -22,6 +22,10 @@ from qa.embedder import Embedder
 log = logging.getLogger(__name__)
 
 
+class ParallelEmbeddingError(RuntimeError):
+    """The parallel build cannot run as configured (no Ray, too few cores); the message says what to change."""
+
+
 class _EmbedBatches:
     """One Ray Data worker: the embedding model, loaded once, applied to each batch it is given."""
 
@@ -58,7 +62,7 @@ class RayDataEmbedder:
         try:
             import ray
         except ImportError as exc:
-            raise RuntimeError("a parallel index build needs Ray: pip install -e '.[scale]'") from exc
+            raise ParallelEmbeddingError("a parallel index build needs Ray: pip install -e '.[scale]'") from exc
 
         started_here = not ray.is_initialized()
         if started_here:
@@ -78,7 +82,7 @@ class RayDataEmbedder:
         # Ray Data would wait for ever for cores the cluster does not have: say so instead.
         needed, cluster = self.workers * self.cpus_per_worker, ray.cluster_resources().get("CPU", 0)
         if needed > cluster:
-            raise RuntimeError(
+            raise ParallelEmbeddingError(
                 f"{self.workers} embedding workers of {self.cpus_per_worker} cores need {needed} cores; the Ray "
                 f"cluster has {cluster:g} (lower QA_INDEX_WORKERS or QA_INDEX_WORKER_CPUS, or add nodes)"
             )
@@ -107,5 +111,5 @@ class RayDataEmbedder:
             vectors[batch["position"]] = batch["vector"]
             filled += len(batch["position"])
         if filled != len(texts):
-            raise RuntimeError(f"the parallel embedding returned {filled} of {len(texts)} vectors")
+            raise ParallelEmbeddingError(f"the parallel embedding returned {filled} of {len(texts)} vectors")
         return vectors

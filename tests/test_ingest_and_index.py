@@ -120,6 +120,43 @@ def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
     assert load_index(tmp_path).manifest.passages > 0
 
 
+def test_one_build_at_a_time_per_index_folder(tmp_path, embedder, pipeline):
+    """A second build while one is running (here: the lock held as another process would hold it) is refused with
+    a clear error, the index in use stays, and a server's reindex answers "already running" (409)."""
+    import subprocess
+    import sys
+
+    from api.live_pipeline import LivePipeline
+    from qa.index import IndexBuildBusy, build_lock, build_running, ensure_index
+
+    options = index_options(Settings())
+    build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **options)
+    before = current_build_dir(tmp_path)
+    settings = Settings(corpus_dir=SEEDS, index_dir=tmp_path)
+    live = LivePipeline(settings, lambda: pipeline)
+    live.load()
+    assert not build_running(tmp_path)
+    with build_lock(tmp_path, wait=False):
+        assert build_running(tmp_path)
+        with pytest.raises(IndexBuildBusy, match=f"another process is building the index in {tmp_path}"):
+            build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **options)
+        with pytest.raises(IndexBuildBusy):
+            ensure_index(settings, embedder, force=True)
+        assert live.reindex_in_background() is False
+        cli = subprocess.run(
+            [sys.executable, "-m", "qa_cli", "index", "--corpus-dir", str(SEEDS), "--index-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert cli.returncode == 2 and "qa: error: another process is building the index" in cli.stderr
+        assert "Traceback" not in cli.stderr
+    assert current_build_dir(tmp_path) == before and load_index(tmp_path).manifest.passages > 0
+    assert not build_running(tmp_path)
+    ensure_index(settings, embedder, force=True)  # free again: the build goes ahead
+    assert current_build_dir(tmp_path) != before
+
+
 def test_corrupt_or_missing_index_gives_a_clear_error(tmp_path, embedder):
     with pytest.raises(IndexMissingError, match="qa index"):
         load_index(tmp_path)

@@ -34,7 +34,7 @@ def _vectors(index_dir) -> np.ndarray:
 
 
 def test_ray_data_workers_embed_as_one_process():
-    from qa.parallel_embedding import RayDataEmbedder
+    from qa.parallel_embedding import ParallelEmbeddingError, RayDataEmbedder
 
     embedder = Embedder()
     texts = [p.text for p in load_index_passages()]
@@ -43,7 +43,7 @@ def test_ray_data_workers_embed_as_one_process():
     assert parallel.shape == (len(texts), 384)
     np.testing.assert_allclose(parallel, embedder.embed(texts), atol=1e-5)
     # More cores than the cluster has: a clear error, not a build waiting for ever.
-    with pytest.raises(RuntimeError, match="need 64 cores"):
+    with pytest.raises(ParallelEmbeddingError, match="need 64 cores"):
         RayDataEmbedder(embedder, workers=64).embed(texts)
 
 
