@@ -176,27 +176,15 @@ def build_index(
     index_type: str,
     corpus_dir: Path | str = "",
     progress: bool = True,
+    lock_held: bool = False,
 ) -> IndexManifest:
     """Build a complete index in a new folder, then make it current; older builds are removed afterwards.
-    IndexBuildBusy when another process is building in the same folder."""
-    with build_lock(index_dir, wait=False):
-        return _build_index(
-            corpus, index_dir, embedder, sentences, overlap, max_chars, index_type, corpus_dir, progress
-        )
-
-
-def _build_index(
-    corpus: Corpus,
-    index_dir: Path,
-    embedder: TextEmbedder,
-    sentences: int,
-    overlap: int,
-    max_chars: int,
-    index_type: str,
-    corpus_dir: Path | str,
-    progress: bool,
-) -> IndexManifest:
-    """`build_index` under the build lock."""
+    IndexBuildBusy when another process is building in the same folder (`lock_held`: the caller holds the lock)."""
+    if not lock_held:
+        with build_lock(index_dir, wait=False):
+            return build_index(
+                corpus, index_dir, embedder, sentences, overlap, max_chars, index_type, corpus_dir, progress, True
+            )
     import bm25s
     import faiss
 
@@ -420,12 +408,12 @@ def ensure_index(
             if not force and not stale_reasons(settings.index_dir, corpus, embedder, settings):
                 return load_index(settings.index_dir)
             log.info("building the index: %s", "; ".join(reasons))
-            _build_index(
+            build_index(
                 corpus,
                 settings.index_dir,
                 build_embedder(settings, embedder),
                 corpus_dir=settings.corpus_dir,
-                progress=True,
+                lock_held=True,
                 **index_options(settings),
             )
     return load_index(settings.index_dir)
