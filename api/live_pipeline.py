@@ -15,7 +15,7 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from api.answer_cache import AnswerCache
+from api.answer_cache import AnswerCache, CacheKey
 from qa.config import Settings
 from qa.index import build_running, current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
@@ -66,8 +66,7 @@ class LivePipeline:
         if not self.answers.max_entries:
             return None
         started = time.perf_counter()
-        key = self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path)
-        response = self.answers.get(key)
+        response = self.answers.get(self._cache_key(pipeline, question, passages_read))
         if self.on_cache:
             self.on_cache(response is not None)
         if response is None:
@@ -81,9 +80,10 @@ class LivePipeline:
     ) -> None:
         """Keep the responses `pipeline` gave, under its index build."""
         for question, read, response in zip(questions, passages_read, responses):
-            self.answers.put(
-                self.answers.key(question, read or self.settings.passages_read, pipeline.index.path), response
-            )
+            self.answers.put(self._cache_key(pipeline, question, read), response)
+
+    def _cache_key(self, pipeline: QAPipeline, question: str, passages_read: int | None) -> CacheKey:
+        return self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path)
 
     def load(self) -> None:
         """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""

@@ -164,13 +164,8 @@ def evaluate_dates(
     out_dir = Path(out_dir)
     write_json(out_dir / "dates_eval.json", {"summary": summary, "questions": rows})
     names = [k for k in next(iter(summary.values()), {})]
-    table = (
-        "| figure | "
-        + " | ".join(summary)
-        + " |\n|---|"
-        + "---|" * len(summary)
-        + "\n"
-        + "".join(f"| {name} | " + " | ".join(_cell(summary[s][name]) for s in summary) + " |\n" for name in names)
+    table = markdown_table(
+        [(name, *(_cell(summary[split][name]) for split in summary)) for name in names], ("figure", *summary)
     )
     wrong = [
         (r["id"], f"{r['question']} -> {r['prediction'] or '(abstained)'} {r['when'] or ''}; expected {r['expected']}")

@@ -36,9 +36,10 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def markdown_table(rows: Sequence[tuple[str, Any]], headers: tuple[str, str] = ("metric", "value")) -> str:
-    lines = [f"| {headers[0]} | {headers[1]} |", "| --- | --- |"]
-    lines += [f"| {name} | {_format(value)} |" for name, value in rows]
+def markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] = ("metric", "value")) -> str:
+    """A Markdown table: one row per tuple of cells, as many cells as `headers`."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(_format(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -123,6 +123,11 @@ def _number(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
 
 
+def _day_number(word: str) -> int:
+    """The day of a written day of the month: "14th" -> 14."""
+    return int(re.sub(r"\D", "", word))
+
+
 def _month_number(word: str) -> int:
     return _MONTHS[word.rstrip(".").title()]
 
@@ -176,7 +181,7 @@ def _explicit_date_before(text: str, article: date, ahead: bool) -> date | None:
         if not month[0].isupper():
             continue
         try:
-            month_number, day_number = _month_number(month), int(re.sub(r"\D", "", day))
+            month_number, day_number = _month_number(month), _day_number(day)
             found = (
                 date(int(year), month_number, day_number)
                 if year
@@ -277,7 +282,7 @@ def _range_end(groups: tuple, year: int | None) -> tuple[int | None, int, int | 
     return (
         int(groups[5]) if groups[5] else year,
         _month_number(month_word),
-        int(re.sub(r"\D", "", day_word)) if day_word else None,
+        _day_number(day_word) if day_word else None,
     )
 
 
@@ -319,8 +324,8 @@ def _day_range_in_month(m, article, ahead, context):
         return None
     month, first, last = (
         _month_number(m.group(3)),
-        int(re.sub(r"\D", "", m.group(1))),
-        int(re.sub(r"\D", "", m.group(2))),
+        _day_number(m.group(1)),
+        _day_number(m.group(2)),
     )
     try:
         if m.group(4):
@@ -344,7 +349,7 @@ def _this_year(m, article, ahead, context):
         start, end = _month_range(article.year, month)
         return start, end, "month", "this year: the article's year"
     try:
-        day = date(article.year, month, int(re.sub(r"\D", "", day_word)))
+        day = date(article.year, month, _day_number(day_word))
     except ValueError:
         return False
     return day, day, "day", "this year: the article's year"
@@ -364,9 +369,9 @@ def _full_date(m, article, ahead, context):
         if m.group(7):
             day = date(int(m.group(7)), int(m.group(8)), int(m.group(9)))
         elif m.group(1):
-            day = date(int(m.group(3)), _month_number(m.group(2)), int(re.sub(r"\D", "", m.group(1))))
+            day = date(int(m.group(3)), _month_number(m.group(2)), _day_number(m.group(1)))
         else:
-            day = date(int(m.group(6)), _month_number(m.group(4)), int(re.sub(r"\D", "", m.group(5))))
+            day = date(int(m.group(6)), _month_number(m.group(4)), _day_number(m.group(5)))
     except ValueError:
         return False
     return day, day, "day", ""
@@ -483,7 +488,7 @@ def _month_or_day_without_year(m, article, ahead, context):
     note = "the sentence looks ahead" if ahead else "the most recent one at or before the article date"
     if day_word:
         try:
-            day = _day_without_year(article, month, int(re.sub(r"\D", "", day_word)), ahead)
+            day = _day_without_year(article, month, _day_number(day_word), ahead)
         except ValueError:
             return False
         return day, day, "day", note

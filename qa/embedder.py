@@ -88,8 +88,9 @@ class Embedder:
     def name(self) -> str:
         return "all-MiniLM-L6-v2" if self.model_path == default_embedding_model() else str(self.model_path)
 
-    @property
+    @cached_property
     def dimensions(self) -> int:
+        # Cached: `embed()` sizes its output with it for every question.
         if self.backend == "onnx":
             return int(json.loads((self.model_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         return int(self.model.get_sentence_embedding_dimension())
