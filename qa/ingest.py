@@ -1,26 +1,28 @@
-"""Read a folder of articles into Documents: `.txt`, `.md` and `.jsonl` (id/title/date/url/text per line).
+"""Read a folder of articles into Documents: every file type `qa.file_formats` reads (.txt, .md, .jsonl, .html,
+.htm, .pdf, .docx).
 
-A leading `date YYYY-MM-DD` line (or prefix) becomes the document's date and is removed from its text.
-Unreadable files (binary, not UTF-8, empty) are skipped with a warning that names them.
+A leading `date YYYY-MM-DD` line (or prefix) becomes the document's date and is removed from its text. Title, date
+and address given at upload (`qa.corpus_store` keeps them beside the folder's files, by file checksum) override
+what the file says. Files and folders whose names start with a dot are the store's own (overrides, files being
+written) and are not articles. Every other file that cannot be read is skipped with a warning that names it and the
+reason, and the skips are counted: never silence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.documents import Document
+from qa.file_formats import SUPPORTED_SUFFIXES, ReadLimits, UnreadableFile, read_file
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl")
-_DATE_PREFIX = re.compile(r"^\s*date[:\s]+(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re.IGNORECASE)
-_MD_TITLE = re.compile(r"^\s*#\s+(.+?)\s*$", re.MULTILINE)
-_TITLE_CHARS = 120
+OVERRIDES_DIR = ".documents"  # inside the corpus folder: {file checksum}.json -> title/date/url given at upload
 
 
 class CorpusError(ValueError):
@@ -34,104 +36,90 @@ class Corpus:
     fingerprint: str = ""
 
 
-def _title_from_text(text: str) -> str:
-    first_line = text.strip().split("\n", 1)[0].strip()
-    if len(first_line) <= _TITLE_CHARS:
-        return first_line
-    cut = first_line[:_TITLE_CHARS].rsplit(" ", 1)[0]
-    return cut + "…"
+def sha256_bytes(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
-def _split_date(text: str) -> tuple[str | None, str]:
-    match = _DATE_PREFIX.match(text)
-    if not match:
-        return None, text
-    return match.group(1), text[match.end() :]
-
-
-def _decode(raw: bytes) -> str:
-    if b"\x00" in raw:
-        raise ValueError("binary file (NUL bytes)")
+def read_overrides(folder: Path, file_sha256: str) -> dict[str, str]:
+    """Title, date and url given for the file with this checksum when it was uploaded (empty when none)."""
+    path = Path(folder) / OVERRIDES_DIR / f"{file_sha256}.json"
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    if not text.strip():
-        raise ValueError("empty file")
-    return text.replace("\r\n", "\n")
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {k: v for k, v in record.items() if k in ("title", "date", "url") and isinstance(v, str) and v}
 
 
-def _document_from_text(path: Path, text: str) -> Document:
-    date, body = _split_date(text)
-    body = body.strip("\n")
-    if not body.strip():
-        raise ValueError("no text after the date line")
-    title = None
-    if path.suffix == ".md":
-        match = _MD_TITLE.search(body)
-        title = match.group(1) if match else None
-    return Document(id=path.stem, title=title or _title_from_text(body), text=body, date=date, source=path.name)
+def documents_of_file(
+    folder: Path, path: Path, limits: ReadLimits | None = None, skipped: list[str] | None = None
+) -> tuple[list[Document], bytes]:
+    """The articles in one file of the corpus folder (with its upload overrides and checksum) and its bytes.
+    UnreadableFile or OSError when it cannot be read."""
+    raw = path.read_bytes()
+    relative = path.relative_to(folder).as_posix()
+    checksum = sha256_bytes(raw)
+    overrides = read_overrides(folder, checksum)
+    added_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
+    documents = read_file(relative, raw, limits, skipped)
+    return [d.model_copy(update={**overrides, "file_sha256": checksum, "added_at": added_at}) for d in documents], raw
 
 
-def _documents_from_jsonl(path: Path, text: str, skipped: list[str]) -> list[Document]:
-    documents = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            skipped.append(f"{where}: invalid JSON ({exc.msg})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
-            skipped.append(f"{where}: needs a non-empty 'text' string")
-            continue
-        date, body = _split_date(record["text"])
-        documents.append(
-            Document(
-                id=str(record.get("id") or f"{path.stem}-{number}"),
-                title=str(record.get("title") or _title_from_text(body)),
-                text=body,
-                date=record.get("date") or date,
-                url=record.get("url"),
-                source=path.name,
-            )
-        )
-    return documents
+def corpus_files(folder: Path) -> list[Path]:
+    """Every file of the corpus folder that could be an article, sorted (so builds are reproducible): hidden files
+    and folders (the store's own) left out."""
+    folder = Path(folder)
+    hidden = lambda p: any(part.startswith(".") for part in p.relative_to(folder).parts)  # noqa: E731
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not hidden(p))
 
 
-def load_corpus(folder: Path) -> Corpus:
-    """Every readable article under `folder` (sorted by path, so builds are reproducible)."""
+def summarize_skipped(skipped: list[str], shown: int = 10) -> str:
+    """'skipped 2 files: report.pdf (no text layer), notes.exe (unsupported type)'."""
+    parts = []
+    for entry in skipped[:shown]:
+        where, _, reason = entry.partition(": ")
+        parts.append(f"{where} ({reason})" if reason else where)
+    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    noun = "file" if len(skipped) == 1 else "files"
+    return f"skipped {len(skipped)} {noun}: {', '.join(parts)}{more}"
+
+
+def load_corpus(folder: Path, limits: ReadLimits | None = None) -> Corpus:
+    """Every readable article under `folder`, in path order."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(f"corpus folder {folder} does not exist")
     documents: list[Document] = []
     skipped: list[str] = []
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES or path.name.startswith("."):
-            continue
+    for path in corpus_files(folder):
+        relative = path.relative_to(folder).as_posix()
         try:
-            raw = path.read_bytes()
-            text = _decode(raw)
-            found = (
-                _documents_from_jsonl(path, text, skipped)
-                if path.suffix.lower() == ".jsonl"
-                else [_document_from_text(path, text)]
-            )
-        except (OSError, ValueError) as exc:
-            skipped.append(f"{path}: {exc}")
+            found, raw = documents_of_file(folder, path, limits, skipped)
+        except UnreadableFile as exc:
+            skipped.append(f"{relative}: {exc.reason}")
+            continue
+        except OSError as exc:
+            skipped.append(f"{relative}: cannot be read ({exc.strerror or exc})")
             continue
         documents.extend(found)
-        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(relative.encode())
         digest.update(raw)
+        for document in found:  # upload overrides change the documents, so they are part of what was indexed
+            digest.update(json.dumps([document.title, document.date, document.url]).encode())
     for reason in skipped:
         log.warning("skipped %s", reason)
-    ids = [d.id for d in documents]
-    duplicates = {i for i in ids if ids.count(i) > 1}
-    if duplicates:
-        raise CorpusError(f"duplicate document ids in {folder}: {sorted(duplicates)[:5]}")
+    if skipped:
+        log.warning("%s", summarize_skipped(skipped))
+    ids: dict[str, str] = {}
+    clashes = []
+    for document in documents:
+        if document.id in ids:
+            clashes.append(f"'{document.id}' ({ids[document.id]} and {document.source})")
+        ids.setdefault(document.id, document.source)
+    if clashes:
+        raise CorpusError(f"duplicate document ids in {folder}: {', '.join(clashes[:5])}")
     if not documents:
-        raise CorpusError(f"corpus folder {folder} holds no readable article (.txt, .md or .jsonl)")
+        raise CorpusError(f"corpus folder {folder} holds no readable article ({', '.join(SUPPORTED_SUFFIXES)})")
     return Corpus(documents=documents, skipped=skipped, fingerprint=digest.hexdigest())

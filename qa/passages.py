@@ -19,7 +19,16 @@ def split_document(document: Document, sentences: int = 3, overlap: int = 1, max
         while j < len(spans) and j - i < sentences and spans[j][1] - spans[i][0] <= max_chars:
             j += 1
         start, end = spans[i][0], spans[j - 1][1]
-        passages.append(Passage(id=-1, doc_id=document.id, start=start, end=end, text=document.text[start:end]))
+        passages.append(
+            Passage(
+                id=-1,
+                doc_id=document.id,
+                start=start,
+                end=end,
+                text=document.text[start:end],
+                page=document.page_at(start),
+            )
+        )
         if j >= len(spans):
             break
         i = max(i + 1, min(i + step, j))
@@ -27,11 +36,11 @@ def split_document(document: Document, sentences: int = 3, overlap: int = 1, max
 
 
 def split_corpus(
-    documents: Iterable[Document], sentences: int = 3, overlap: int = 1, max_chars: int = 1200
+    documents: Iterable[Document], sentences: int = 3, overlap: int = 1, max_chars: int = 1200, first_id: int = 0
 ) -> list[Passage]:
-    """Passages of every document, numbered 0..n-1 in corpus order."""
+    """Passages of every document, numbered from `first_id` in corpus order."""
     passages: list[Passage] = []
     for document in documents:
         for passage in split_document(document, sentences, overlap, max_chars):
-            passages.append(passage.model_copy(update={"id": len(passages)}))
+            passages.append(passage.model_copy(update={"id": first_id + len(passages)}))
     return passages

@@ -40,10 +40,12 @@ class HybridRetriever:
                 pid: sum(1.0 / (self.rrf_k + ranks[pid]) for ranks in (dense_rank, bm25_rank) if pid in ranks)
                 for pid in dense_rank.keys() | bm25_rank.keys()
             }
-            ordered = sorted(fused, key=lambda pid: (-fused[pid], pid))[:passages]
+            # Equal scores in corpus order, so a changed index ranks as a full build of the same files does.
+            order = self.index.order
+            ordered = sorted(fused, key=lambda pid: (-fused[pid], order[pid]))[:passages]
             results.append(
                 [
-                    RetrievalHit(self.index.passages[pid], fused[pid], dense_rank.get(pid), bm25_rank.get(pid))
+                    RetrievalHit(self.index.passage(pid), fused[pid], dense_rank.get(pid), bm25_rank.get(pid))
                     for pid in ordered
                 ]
             )
