@@ -45,10 +45,107 @@ def cmd_index(args) -> int:
     from qa.index import ensure_index
 
     settings = _settings(args)
+    from qa.ingest import summarize_skipped
+
+    settings = _settings(args)
     manifest = ensure_index(settings, Embedder.from_settings(settings), force=True).manifest
     print(f"indexed {manifest.documents} documents as {manifest.passages} passages into {settings.index_dir}")
     for reason in manifest.skipped_files:
         print(f"skipped {reason}", file=sys.stderr)
+    if manifest.skipped_files:
+        print(summarize_skipped(manifest.skipped_files), file=sys.stderr)
+    return 0
+
+
+def _store(settings):
+    """The corpus store over the configured folders, the index built first if there is none yet."""
+    from qa.corpus_store import CorpusStore
+    from qa.embedder import Embedder
+    from qa.index import IndexMissingError, ensure_index, read_manifest
+
+    embedder = Embedder.from_settings(settings)
+    try:
+        read_manifest(settings.index_dir)
+    except IndexMissingError:
+        ensure_index(settings, embedder, rebuild=True)
+    return CorpusStore(settings, embedder)
+
+
+def cmd_add(args) -> int:
+    """Add files (or every file of a folder), the same checks and outcomes as POST /documents."""
+    from qa.corpus_store import Overrides, StoreError
+    from qa.file_formats import UnreadableFile
+    from qa.ingest import corpus_files
+
+    settings = _settings(args)
+    files: list[Path] = []
+    for given in args.paths:
+        if given.is_dir():
+            files.extend(corpus_files(given))
+        elif given.is_file():
+            files.append(given)
+        else:
+            print(f"qa: error: {given}: no such file or folder", file=sys.stderr)
+            return 2
+    if len(files) > 1 and (args.title or args.date or args.url):
+        print("qa: error: --title, --date and --url apply to one file at a time", file=sys.stderr)
+        return 2
+    try:
+        overrides = Overrides(title=args.title, date=args.date, url=args.url).checked()
+    except StoreError as exc:
+        print(f"qa: error: {exc.reason}", file=sys.stderr)
+        return 2
+    store = _store(settings)
+    refused = 0
+    for path in files:
+        try:
+            result, _ = store.add(path.name, path.read_bytes(), overrides)
+        except UnreadableFile as exc:
+            refused += 1
+            print(f"refused {path}: {exc.reason}", file=sys.stderr)
+            continue
+        except StoreError as exc:
+            refused += 1
+            print(f"refused {path}: {exc.reason}", file=sys.stderr)
+            continue
+        except OSError as exc:
+            refused += 1
+            print(f"refused {path}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+            continue
+        print(f"{result.status} {result.doc_id} ({result.passages} passages) from {path} as {result.source}")
+    if refused:
+        print(f"{refused} of {len(files)} files refused", file=sys.stderr)
+    return 1 if refused else 0
+
+
+def cmd_remove(args) -> int:
+    from qa.corpus_store import StoreError
+
+    store = _store(_settings(args))
+    status = 0
+    for doc_id in args.doc_ids:
+        try:
+            store.remove(doc_id)
+        except StoreError as exc:
+            print(f"qa: error: {exc.reason}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"removed {doc_id}")
+    return status
+
+
+def cmd_list(args) -> int:
+    from qa.corpus_store import list_documents
+    from qa.index import load_index
+
+    documents = list_documents(load_index(_settings(args).index_dir, verify=False))
+    if args.json:
+        print(json.dumps([d.model_dump() for d in documents], indent=2, ensure_ascii=False))
+        return 0
+    for d in documents:
+        pages = f", {d.pages} pages" if d.pages else ""
+        print(f"{d.doc_id}\t{d.type}{pages}\t{d.date or '-'}\t{d.passages} passages\t{d.title}")
+    print(f"{len(documents)} documents", file=sys.stderr)
     return 0
 
 
@@ -297,6 +394,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="embed on this many Ray Data workers (scale extra; RAY_ADDRESS joins a cluster; default: this process)",
     )
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("add", help="add files to the corpus (or replace those of the same name); no rebuild")
+    corpus_options(p)
+    p.add_argument("paths", nargs="+", type=Path, metavar="FILE|FOLDER", help=".txt .md .html .htm .pdf .docx")
+    p.add_argument("--title", help="title, over what the file says (one file)")
+    p.add_argument("--date", help="publication date YYYY-MM-DD, over what the file says (one file)")
+    p.add_argument("--url", help="the article's address (one file)")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="remove documents from the corpus (their files and passages); no rebuild")
+    corpus_options(p)
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("list", help="the documents the index answers from")
+    corpus_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("ask", help="answer one question")
     corpus_options(p)

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import Metrics, RequestContextMiddleware, request_id_var
-from api.routes import admin, ask, health, openai_compat, web
+from api.routes import admin, ask, documents, health, openai_compat, web
+from api.routes.documents import UPLOAD_FRAMING_BYTES
 from api.service import Answering, AnsweringService
 from qa import __version__
 from qa.config import Settings, get_settings
@@ -89,14 +90,20 @@ def create_app(
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(ask.router)
+    app.include_router(documents.router)
     app.include_router(openai_compat.router)
     app.include_router(web.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        upload_body_bytes=settings.max_upload_bytes + UPLOAD_FRAMING_BYTES,
+    )
     return app

@@ -17,7 +17,18 @@ from pydantic import BaseModel
 
 from api.answer_cache import AnswerCache, CacheKey
 from qa.config import Settings
-from qa.index import build_running, current_build_dir, ensure_index, load_index
+from qa.corpus_store import (
+    AddResult,
+    CorpusStore,
+    DocumentDetail,
+    DocumentInfo,
+    Overrides,
+    StoreError,
+    get_document,
+    list_documents,
+)
+from qa.file_formats import UnreadableFile
+from qa.index import IndexProblem, build_running, current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -26,6 +37,19 @@ log = logging.getLogger(__name__)
 
 class NotReady(RuntimeError):
     """The index or models are not loaded (yet, or because loading failed: the message says which)."""
+
+
+class DocumentRefused(RuntimeError):
+    """A document change or lookup the service refuses, with the HTTP status that says why."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+_STORE_STATUS = {"not_found": 404, "conflict": 409, "busy": 503, "invalid": 422}
+_FILE_STATUS = {"unsupported": 415, "too_large": 413, "unreadable": 422}
 
 
 class IndexSummary(BaseModel):
@@ -55,6 +79,8 @@ class LivePipeline:
         self.rebuilding = False
         self.last_rebuild_error: str | None = None
         self._rebuild_lock = threading.Lock()
+        self._change_lock = threading.Lock()  # this process's document changes, one at a time, swapped in order
+        self._store: CorpusStore | None = None
         self._stopping = False
         self.answers = AnswerCache(settings.answer_cache_size)
         self.on_cache: Callable[[bool], None] | None = None  # e.g. a metrics hook: called with hit (True) or miss
@@ -175,6 +201,53 @@ class LivePipeline:
         return self.rebuild_in_background(
             lambda: pipeline.with_index(ensure_index(self.settings, pipeline.models.embedder, force=True))
         )
+
+    def _corpus_store(self, pipeline: QAPipeline) -> CorpusStore:
+        if self._store is None:
+            self._store = CorpusStore(self.settings, pipeline.models.embedder)
+        return self._store
+
+    def document_list(self) -> list[DocumentInfo]:
+        """The documents the current index answers from."""
+        return list_documents(self.require_pipeline().index)
+
+    def document_detail(self, doc_id: str) -> DocumentDetail:
+        try:
+            return get_document(self.require_pipeline().index, doc_id)
+        except StoreError as exc:
+            raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
+
+    def store_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult:
+        """Store a file in the corpus folder and index it; the new index is answered from as soon as it is
+        published (questions in flight finish on the old one). DocumentRefused says why a file is refused."""
+        pipeline = self.require_pipeline()
+        with self._change_lock:
+            pipeline = self.require_pipeline()
+            try:
+                result, index = self._corpus_store(pipeline).add(name, raw, overrides, base=pipeline.index)
+            except UnreadableFile as exc:
+                raise DocumentRefused(_FILE_STATUS[exc.kind], f"{name[:200]}: {exc.reason}") from exc
+            except StoreError as exc:
+                raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
+            except IndexProblem as exc:
+                raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
+            if index is not pipeline.index:
+                self.replace_pipeline(pipeline.with_index(index))
+            return result
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete the document's file and take it out of the index: it is never cited again (the answer cache
+        is per index build)."""
+        pipeline = self.require_pipeline()
+        with self._change_lock:
+            pipeline = self.require_pipeline()
+            try:
+                index = self._corpus_store(pipeline).remove(doc_id, base=pipeline.index)
+            except StoreError as exc:
+                raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
+            except IndexProblem as exc:
+                raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
+            self.replace_pipeline(pipeline.with_index(index))
 
     def replace_pipeline(self, pipeline: QAPipeline) -> None:
         """Swap in a pipeline (e.g. over a rebuilt index); questions in flight finish on the old one."""

@@ -88,10 +88,17 @@ class Metrics:
 class RequestContextMiddleware:
     """Gives every request an id (echoed in X-Request-ID), caps the body size, logs and measures it."""
 
-    def __init__(self, app, metrics: Metrics, max_body_bytes: int):
+    def __init__(self, app, metrics: Metrics, max_body_bytes: int, upload_body_bytes: int | None = None):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Document uploads carry files: their own, larger cap (the file limit plus the multipart framing).
+        self.upload_body_bytes = upload_body_bytes or max_body_bytes
+
+    def _limit(self, scope) -> int:
+        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/documents":
+            return self.upload_body_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -111,9 +118,10 @@ class RequestContextMiddleware:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             await send(message)
 
+        limit = self._limit(scope)
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._too_large(send_with_id, request_id)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send_with_id, request_id, limit)
         else:
             received = {"bytes": 0}
 
@@ -121,14 +129,14 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received["bytes"] += len(message.get("body", b""))
-                    if received["bytes"] > self.max_body_bytes:
+                    if received["bytes"] > limit:
                         raise _BodyTooLarge()
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
             except _BodyTooLarge:
-                await self._too_large(send_with_id, request_id)
+                await self._too_large(send_with_id, request_id, limit)
         elapsed = time.perf_counter() - started
         label = _route_label(route)
         self.metrics.latency.labels(label).observe(elapsed)
@@ -142,10 +150,10 @@ class RequestContextMiddleware:
         )
         request_id_var.reset(token)
 
-    async def _too_large(self, send, request_id: str) -> None:
+    async def _too_large(self, send, request_id: str, limit: int) -> None:
         body = json.dumps(
             {
-                "error": f"request body larger than {self.max_body_bytes} bytes",
+                "error": f"request body larger than {limit} bytes",
                 "status": 413,
                 "request_id": request_id,
             }
@@ -175,6 +183,9 @@ def _route_label(path: str) -> str:
         "/v1/models",
         "/docs",
         "/openapi.json",
+        "/documents",
         "/",
     )
+    if path.startswith("/documents/"):
+        return "/documents/{doc_id}"
     return path if path in known else "other"

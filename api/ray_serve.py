@@ -28,9 +28,10 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from api.live_pipeline import LivePipeline, NotReady, ServiceStatus
+from api.live_pipeline import DocumentRefused, LivePipeline, NotReady, ServiceStatus
 from api.service import AnswerTimeout, Saturated
 from qa.config import Settings
+from qa.corpus_store import AddResult, DocumentDetail, DocumentInfo, Overrides
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -102,6 +103,27 @@ class Answerer:
 
     async def reindex(self) -> bool:
         return self.live.reindex_in_background()
+
+    # Document changes: the replica asked writes the shared corpus folder and publishes a new index build; the
+    # others switch to it (QA_INDEX_POLL_S). A refusal travels back as (status, reason), not as an exception.
+    async def documents(self) -> list[DocumentInfo]:
+        return self.live.document_list()
+
+    async def document(self, doc_id: str) -> DocumentDetail | tuple[int, str]:
+        return await _refusal_as_value(lambda: self.live.document_detail(doc_id))
+
+    async def add_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult | tuple[int, str]:
+        return await _refusal_as_value(lambda: self.live.store_document(name, raw, overrides))
+
+    async def remove_document(self, doc_id: str) -> None | tuple[int, str]:
+        return await _refusal_as_value(lambda: self.live.delete_document(doc_id))
+
+
+async def _refusal_as_value(call: Callable[[], Any]) -> Any:
+    try:
+        return await asyncio.to_thread(call)
+    except DocumentRefused as exc:
+        return (exc.status, exc.reason)
 
 
 def _replica_died(exc: BaseException) -> bool:
@@ -177,6 +199,29 @@ class RemoteAnswering:
             return self._last_status[1]
         return ServiceStatus(ready=False, reason=reason)
 
+    async def documents(self) -> list[DocumentInfo]:
+        return await self._call("documents")
+
+    async def document(self, doc_id: str) -> DocumentDetail:
+        return _raise_refusal(await self._call("document", doc_id))
+
+    async def add_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult:
+        return _raise_refusal(await self._call("add_document", name, raw, overrides))
+
+    async def remove_document(self, doc_id: str) -> None:
+        _raise_refusal(await self._call("remove_document", doc_id))
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        """One call to an answering replica (not retried: a change must not be made twice)."""
+        try:
+            return await _result(getattr(self.answerer, method).remote(*args))
+        except BackPressureError as exc:
+            raise Saturated("every answering replica has a full queue") from exc
+        except Exception as exc:
+            if _replica_died(exc):
+                raise NotReady("the answering replica asked died; ask again") from exc
+            raise
+
     async def reindex(self) -> bool:
         try:
             return await _result(self.answerer.reindex.remote())
@@ -190,6 +235,13 @@ class RemoteAnswering:
 
 async def _result(response: Any) -> Any:
     return await response
+
+
+def _raise_refusal(value: Any) -> Any:
+    if isinstance(value, tuple):
+        status, reason = value
+        raise DocumentRefused(status, reason)
+    return value
 
 
 class Ingress:

@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 
 from api.live_pipeline import LivePipeline, NotReady, ServiceStatus
 from qa.config import Settings
+from qa.corpus_store import AddResult, DocumentDetail, DocumentInfo, Overrides
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
@@ -52,6 +53,16 @@ class Answering(Protocol):
         """Start rebuilding the index from the corpus folder; False when a rebuild is already running."""
         ...
 
+    async def documents(self) -> list[DocumentInfo]: ...
+
+    async def document(self, doc_id: str) -> DocumentDetail: ...
+
+    async def add_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult:
+        """Store and index a file (DocumentRefused with the HTTP status when it is refused)."""
+        ...
+
+    async def remove_document(self, doc_id: str) -> None: ...
+
     def start(self, load_in_background: bool) -> None: ...
 
     def shutdown(self) -> None: ...
@@ -86,6 +97,19 @@ class AnsweringService(LivePipeline):
 
     async def reindex(self) -> bool:
         return self.reindex_in_background()
+
+    # Document changes embed and write files: off the event loop, so questions keep being answered meanwhile.
+    async def documents(self) -> list[DocumentInfo]:
+        return self.document_list()
+
+    async def document(self, doc_id: str) -> DocumentDetail:
+        return self.document_detail(doc_id)
+
+    async def add_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult:
+        return await asyncio.to_thread(self.store_document, name, raw, overrides)
+
+    async def remove_document(self, doc_id: str) -> None:
+        await asyncio.to_thread(self.delete_document, doc_id)
 
     @property
     def pending(self) -> int:

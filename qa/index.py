@@ -46,6 +46,7 @@ from qa.ingest import Corpus, load_corpus
 from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.INFO)  # its per-build DEBUG line says nothing an operator needs
 
 # 3: vectors under stable passage ids (IndexIDMap2), BM25 tokens stored for changes one document at a time.
 FORMAT_VERSION = 3

@@ -170,6 +170,7 @@ class QAPipeline:
                     passage=hit.passage.text,
                     passage_start=hit.passage.start,
                     passage_end=hit.passage.end,
+                    page=hit.passage.page,
                     retrieval_score=hit.score,
                 )
             )
@@ -286,6 +287,7 @@ class QAPipeline:
                 passage_end=passage.end,
                 answer_start=answer.document_start,
                 answer_end=answer.document_end,
+                page=document.page_at(answer.document_start),
             ),
             when=ResolvedDate(
                 start=when.start.isoformat(),

@@ -17,6 +17,7 @@ class Citation(BaseModel):
     passage_end: int
     answer_start: int
     answer_end: int
+    page: int | None = Field(None, description="for a paged source (PDF): the 1-based page the answer starts on")
 
 
 class ResolvedDate(BaseModel):
@@ -51,6 +52,7 @@ class RetrievedPassage(BaseModel):
     passage: str
     passage_start: int
     passage_end: int
+    page: int | None = Field(None, description="for a paged source (PDF): the 1-based page the passage starts on")
     retrieval_score: float
 
 

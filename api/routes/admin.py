@@ -1,13 +1,13 @@
-"""Operator actions that change what the service answers from (API key required)."""
+"""Operator actions that change what the service answers from (an editor key, when keys are configured)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from api.security import require_api_key
+from api.security import require_editor_key
 from api.service import NotReady, Saturated
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["operations"], dependencies=[Depends(require_editor_key)])
 
 
 @router.post(

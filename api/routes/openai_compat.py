@@ -64,6 +64,8 @@ def render_answers(response: QAResponse) -> str:
 
 def _render(item: Answer) -> str:
     source = item.citation.title + (f", {item.citation.date}" if item.citation.date else "")
+    if item.citation.page is not None:
+        source += f", page {item.citation.page}"
     when = ""
     if item.when and item.citation.date:
         published = date.fromisoformat(item.citation.date)
