@@ -36,6 +36,7 @@ _DATE_PREFIX = re.compile(r"^\s*date[:\s]+(\d{4}-\d{2}-\d{2})\b[ \t]*\r?\n?", re
 _MD_TITLE = re.compile(r"^\s*#\s+(.+?)\s*$", re.MULTILINE)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TITLE_CHARS = 120
+_MIN_PAGE_WORDS = 5
 # Characters that are never text: control characters other than line breaks and tabs (PDF text layers carry
 # some), the byte-order mark, and the Unicode "non-characters" PDFium uses for soft hyphens and line ends.
 _JUNK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\ufffe\uffff\u00ad]")
@@ -178,7 +179,7 @@ def _html(doc_id: str, source: str, raw: bytes) -> Document:
     except Exception as exc:  # trafilatura and lxml raise many kinds on broken markup
         raise UnreadableFile(f"not a readable web page ({type(exc).__name__})") from exc
     text = _clean(getattr(found, "text", None) or "") if found is not None else ""
-    if not text.strip():
+    if len(text.split()) < _MIN_PAGE_WORDS:  # a link or two left of a page without an article
         raise UnreadableFile("no article text found in the web page")
     return _document(
         doc_id,
