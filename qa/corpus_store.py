@@ -220,6 +220,7 @@ class CorpusStore:
         checksum = sha256_bytes(raw)
         with self._lock():
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._sweep_partial_files()
             index = self._current(base)
             target = self.folder / stored_name
             same_bytes = next((d for d in index.documents.values() if d.file_sha256 == checksum), None)
@@ -295,6 +296,14 @@ class CorpusStore:
         corpus = load_corpus(self.folder, self.limits)
         changed, _ = update_index(corpus, index, self.settings.index_dir, self.embedder, self.folder)
         return changed
+
+    def _sweep_partial_files(self) -> None:
+        """Files a killed writer left half written. Every writer holds the lock, so none is being written now."""
+        for folder in (self.folder, self.folder / OVERRIDES_DIR):
+            if folder.is_dir():
+                for path in folder.glob(".*.partial"):
+                    log.info("removing %s, left by an interrupted upload", path.name)
+                    path.unlink(missing_ok=True)
 
     def _drop_unused_overrides(self) -> None:
         folder = self.folder / OVERRIDES_DIR

@@ -109,7 +109,7 @@ def test_upload_answer_with_page_refuse_scan_and_remove(keyed_server, phone_page
     expect(upload_form).to_be_hidden()
 
     # A key that may ask: the list, but no way to change it.
-    page.get_by_text("Access key").click()
+    page.locator("summary", has_text="Access key").click()
     page.get_by_label("API key").fill(READER_KEY)
     expect(documents).to_have_count(1)
     expect(documents.first).to_contain_text(title)
