@@ -51,8 +51,8 @@ def live(tmp_path_factory, seed_index_dir):
     env = _environment(tmp_path, seed_index_dir)
     server = LiveServer(env, tmp_path / "server.log")
     server.wait_ready(timeout=180)
-    server.env = env  # type: ignore[attr-defined]
-    server.tmp_path = tmp_path  # type: ignore[attr-defined]
+    server.env = env
+    server.tmp_path = tmp_path
     yield server
     server.stop()
 
@@ -203,8 +203,8 @@ def test_an_open_server_lists_documents_without_a_key(server):
 def test_uploads_and_removals_survive_a_restart(live, tmp_path):
     listed = _listed(live.url)
     answer = _ask(live.url, next(iter(REPORT_FACTS)))["answers"][0]
-    env = {**live.env, "QA_INDEX_DIR": str(tmp_path / "index")}  # type: ignore[attr-defined]
-    shutil.copytree(live.env["QA_INDEX_DIR"], env["QA_INDEX_DIR"])  # type: ignore[attr-defined]
+    env = {**live.env, "QA_INDEX_DIR": str(tmp_path / "index")}
+    shutil.copytree(live.env["QA_INDEX_DIR"], env["QA_INDEX_DIR"])
     restarted = LiveServer(env, tmp_path / "restarted.log")
     try:
         restarted.wait_ready(timeout=180)
