@@ -320,6 +320,17 @@ def cmd_bench(args) -> int:
         result = bench_large_index(
             files, out / "index", out, _settings(args), questions=args.questions, max_documents=args.documents
         )
+    elif args.target == "corpus":
+        from bench.corpus_changes import run_corpus_benchmark
+
+        result = run_corpus_benchmark(
+            args.corpus,
+            Path(args.out if args.out != "eval/reports/large-index" else "eval/reports/corpus-changes"),
+            _settings(args),
+            Path(args.squad_dir),
+            [Path(f) for f in args.train_files],
+            repeats=args.repeat,
+        )
     elif args.target == "pipeline":
         from bench.benchmarks import bench_pipeline
         from eval.seed import load_eval_set
@@ -510,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval_answerability)
 
     p = sub.add_parser("bench", help="benchmarks that print their figures")
-    p.add_argument("target", choices=["pipeline", "reader", "api", "index"])
+    p.add_argument("target", choices=["pipeline", "reader", "api", "index", "corpus"])
     p.add_argument("--squad-dir", default="../shared/data/squad")
     p.add_argument("--passages", type=int, default=4)
     p.add_argument("--words", type=int, default=150)
@@ -528,7 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="api: SIGKILL one answering replica of a local `qa serve --replicas N` S seconds into the load",
     )
     p.add_argument("--file", default="eval/seed_qa.jsonl", help="pipeline: questions to time (JSONL)")
-    p.add_argument("--repeat", type=_positive_int, default=3, help="pipeline: times through the questions")
+    p.add_argument(
+        "--repeat", type=_positive_int, default=3, help="pipeline: times through the questions; corpus: change rounds"
+    )
     p.add_argument(
         "--train-files",
         nargs="*",
@@ -538,7 +551,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=_positive_int, default=500, help="index: dev questions timed and scored")
     p.add_argument("--documents", type=_positive_int, help="index: only the first N paragraphs (a quicker comparison)")
     p.add_argument("--workers", type=_positive_int, help="index: embed on N Ray Data workers (default: this process)")
-    p.add_argument("--out", default="eval/reports/large-index", help="index: report and index folder")
+    p.add_argument(
+        "--out",
+        default="eval/reports/large-index",
+        help="index, corpus: report folder (corpus: default eval/reports/corpus-changes)",
+    )
+    p.add_argument(
+        "--corpus",
+        choices=["seed", "squad", "both"],
+        default="seed",
+        help="corpus: add, replace and remove on the seed corpus, the ~36k-passage SQuAD corpus, or both",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("train-reader", help="train the reader (see python -m lab.train_reader --help)", add_help=False)

@@ -40,7 +40,7 @@ def page(server):
 
 def test_cqc_question_shows_highlighted_answer_and_source(page):
     page.get_by_label("Your question").fill("When was the CQC visit?")
-    page.get_by_role("button", name="Ask").click()
+    page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector("article.result")
     highlights = page.locator("mark.highlight").all_inner_texts()
     assert "November 2023" in highlights
@@ -52,7 +52,7 @@ def test_cqc_question_shows_highlighted_answer_and_source(page):
 
 def test_unanswerable_question_shows_no_answer_state(page):
     page.get_by_label("Your question").fill("What is the capital of France?")
-    page.get_by_role("button", name="Ask").click()
+    page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector("#no-answer")
     assert "No answer in the corpus" in page.locator("#no-answer").inner_text()
     page.screenshot(path=str(ARTIFACTS / "browser-no-answer.png"), full_page=True)
@@ -60,6 +60,6 @@ def test_unanswerable_question_shows_no_answer_state(page):
 
 def test_errors_are_shown_to_the_user(page):
     page.get_by_label("Your question").fill("?!")
-    page.get_by_role("button", name="Ask").click()
+    page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector(".card.error")
     assert "letter or digit" in page.locator(".card.error").inner_text()
