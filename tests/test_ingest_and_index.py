@@ -138,7 +138,7 @@ def test_one_build_at_a_time_per_index_folder(tmp_path, embedder, pipeline):
     assert not build_running(tmp_path)
     with build_lock(tmp_path, wait=False):
         assert build_running(tmp_path)
-        with pytest.raises(IndexBuildBusy, match=f"another process is building the index in {tmp_path}"):
+        with pytest.raises(IndexBuildBusy, match=f"another process is building or changing the index in {tmp_path}"):
             build_index(load_corpus(SEEDS), tmp_path, embedder, corpus_dir=SEEDS, progress=False, **options)
         with pytest.raises(IndexBuildBusy):
             ensure_index(settings, embedder, force=True)
@@ -149,7 +149,7 @@ def test_one_build_at_a_time_per_index_folder(tmp_path, embedder, pipeline):
             text=True,
             timeout=300,
         )
-        assert cli.returncode == 2 and "qa: error: another process is building the index" in cli.stderr
+        assert cli.returncode == 2 and "qa: error: another process is building or changing the index" in cli.stderr
         assert "Traceback" not in cli.stderr
     assert current_build_dir(tmp_path) == before and load_index(tmp_path).manifest.passages > 0
     assert not build_running(tmp_path)
