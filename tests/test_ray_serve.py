@@ -115,6 +115,36 @@ def test_a_reindex_reaches_every_replica_without_a_failed_request(replicas):
     assert "Priya Okonkwo" in _texts(garden)
 
 
+def test_documents_added_and_removed_through_the_ingress_reach_every_replica(replicas):
+    """The same /documents routes behind Ray Serve: the replica asked stores the file and publishes the change, the
+    other follows (QA_INDEX_POLL_S); after the removal no replica cites it."""
+    from bench.sample_documents import REPORT_ANSWER_PAGE, REPORT_FACTS, report_pdf
+
+    url, corpus, log_path = replicas
+    question = next(iter(REPORT_FACTS))
+    added = httpx.post(url + "/documents", files={"file": ("ray-report.pdf", report_pdf(pages=3))}, timeout=120)
+    assert added.status_code == 201 and added.json()["status"] == "added", added.text
+    assert (corpus / "ray-report.pdf").exists()
+    deadline, agreeing = time.time() + 120, 0
+    while agreeing < 8:  # requests land on either replica: several in a row must cite the new document
+        assert time.time() < deadline, log_path.read_text()[-3000:]
+        answers = httpx.post(url + "/ask", json={"question": question}, timeout=60).json()["answers"]
+        cited = bool(answers) and answers[0]["citation"]["doc_id"] == "ray-report"
+        agreeing = agreeing + 1 if cited and answers[0]["citation"]["page"] == REPORT_ANSWER_PAGE else 0
+    listed = httpx.get(url + "/documents", timeout=30).json()["documents"]
+    assert "ray-report" in {d["doc_id"] for d in listed}
+    refused = httpx.post(url + "/documents", files={"file": ("x.exe", b"MZ")}, timeout=30)
+    assert refused.status_code == 415 and "unsupported type" in refused.json()["error"]
+    assert httpx.delete(url + "/documents/ray-report", timeout=120).status_code == 200
+    deadline, clean = time.time() + 120, 0
+    while clean < 8:
+        assert time.time() < deadline, log_path.read_text()[-3000:]
+        response = httpx.post(url + "/ask", json={"question": question}, timeout=60).json()
+        cites = any(a["citation"]["doc_id"] == "ray-report" for a in response["answers"])
+        clean = 0 if cites else clean + 1
+    assert httpx.delete(url + "/documents/ray-report", timeout=30).status_code == 404
+
+
 def _retried(url: str) -> float:
     metrics = httpx.get(url + "/metrics", timeout=30).text
     return sum(
