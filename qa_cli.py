@@ -58,16 +58,14 @@ def cmd_index(args) -> int:
 
 
 def _store(settings):
-    """The corpus store over the configured folders, the index built first if there is none yet."""
+    """The corpus store over the configured folders, the index first brought level with the corpus folder (built
+    if there is none yet, rebuilt if its settings or model changed)."""
     from qa.corpus_store import CorpusStore
     from qa.embedder import Embedder
-    from qa.index import IndexMissingError, ensure_index, read_manifest
+    from qa.index import ensure_index
 
     embedder = Embedder.from_settings(settings)
-    try:
-        read_manifest(settings.index_dir)
-    except IndexMissingError:
-        ensure_index(settings, embedder, rebuild=True)
+    ensure_index(settings, embedder, rebuild=True)
     return CorpusStore(settings, embedder)
 
 
@@ -97,7 +95,15 @@ def cmd_add(args) -> int:
         return 2
     store = _store(settings)
     refused = 0
+    named: dict[str, Path] = {}
     for path in files:
+        if path.name in named:  # the second would replace the first: the rule for a file uploaded again
+            refused += 1
+            print(
+                f"refused {path}: another file named {path.name} is in this add ({named[path.name]})", file=sys.stderr
+            )
+            continue
+        named[path.name] = path
         try:
             result, _ = store.add(path.name, path.read_bytes(), overrides)
         except UnreadableFile as exc:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.observability import Metrics, RequestContextMiddleware, request_id_var
 from api.routes import admin, ask, documents, health, openai_compat, web
 from api.routes.documents import UPLOAD_FRAMING_BYTES
+from api.security import write_refusal
 from api.service import Answering, AnsweringService
 from qa import __version__
 from qa.config import Settings, get_settings
@@ -105,5 +106,6 @@ def create_app(
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         upload_body_bytes=settings.max_upload_bytes + UPLOAD_FRAMING_BYTES,
+        upload_guard=lambda headers: write_refusal(settings, headers),
     )
     return app

@@ -80,6 +80,7 @@ class LivePipeline:
         self.last_rebuild_error: str | None = None
         self._rebuild_lock = threading.Lock()
         self._change_lock = threading.Lock()  # this process's document changes, one at a time, swapped in order
+        self._swap_lock = threading.Lock()
         self._store: CorpusStore | None = None
         self._stopping = False
         self.answers = AnswerCache(settings.answer_cache_size)
@@ -154,6 +155,8 @@ class LivePipeline:
             published = current_build_dir(self.settings.index_dir)
             if pipeline is None or self.rebuilding or published is None or published in (pipeline.index.path, failed):
                 continue
+            if self._change_lock.locked():  # this process is making a change: it swaps in its own build
+                continue
             try:
                 switched = pipeline.with_index(load_index(self.settings.index_dir))
                 switched.warm_up()
@@ -163,8 +166,8 @@ class LivePipeline:
                     "published index %s not usable yet (%s); still serving %s", published, exc, pipeline.index.path
                 )
                 continue
-            self.replace_pipeline(switched)
-            log.info("switched to the published index %s (%d passages)", published, len(switched.index.passages))
+            if self.switch_to_published(switched):
+                log.info("switched to the published index %s (%d passages)", published, len(switched.index.passages))
 
     def rebuild_in_background(self, rebuild: Callable[[], QAPipeline]) -> bool:
         """Rebuild the index (and reload) in a thread while the current pipeline keeps answering; swap at the end.
@@ -182,9 +185,9 @@ class LivePipeline:
                 self.last_rebuild_error = f"{type(exc).__name__}: {exc}"
                 log.error("index rebuild failed, still serving the previous index: %s", self.last_rebuild_error)
             else:
-                self.replace_pipeline(pipeline)
                 self.last_rebuild_error = None
-                log.info("index rebuilt and swapped in (%d passages)", len(pipeline.index.passages))
+                if self.switch_to_published(pipeline):
+                    log.info("index rebuilt and swapped in (%d passages)", len(pipeline.index.passages))
             finally:
                 self.rebuilding = False
 
@@ -231,8 +234,10 @@ class LivePipeline:
                 raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
             except IndexProblem as exc:
                 raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
+            except OSError as exc:  # the corpus or index folder cannot be written (disk full, permissions)
+                raise DocumentRefused(507, f"the file could not be stored: {exc.strerror or exc}") from exc
             if index is not pipeline.index:
-                self.replace_pipeline(pipeline.with_index(index))
+                self.switch_to_published(pipeline.with_index(index))
             return result
 
     def delete_document(self, doc_id: str) -> None:
@@ -247,7 +252,21 @@ class LivePipeline:
                 raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
             except IndexProblem as exc:
                 raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
-            self.replace_pipeline(pipeline.with_index(index))
+            except OSError as exc:
+                raise DocumentRefused(507, f"the file could not be removed: {exc.strerror or exc}") from exc
+            self.switch_to_published(pipeline.with_index(index))
+
+    def switch_to_published(self, pipeline: QAPipeline) -> bool:
+        """Swap in a pipeline over a build of the shared index folder, only if that build is still the published
+        one: a slow loader (the watcher, a rebuild) must never put back a build that a later change replaced (a
+        removed document would be cited again). False when it was not swapped in; the newer build then is, by
+        whoever published it or by the watcher."""
+        with self._swap_lock:
+            if current_build_dir(self.settings.index_dir) != pipeline.index.path:
+                log.info("not switching to %s: a newer build has been published since", pipeline.index.path.name)
+                return False
+            self.replace_pipeline(pipeline)
+            return True
 
     def replace_pipeline(self, pipeline: QAPipeline) -> None:
         """Swap in a pipeline (e.g. over a rebuilt index); questions in flight finish on the old one."""

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -88,17 +89,28 @@ class Metrics:
 class RequestContextMiddleware:
     """Gives every request an id (echoed in X-Request-ID), caps the body size, logs and measures it."""
 
-    def __init__(self, app, metrics: Metrics, max_body_bytes: int, upload_body_bytes: int | None = None):
+    def __init__(
+        self,
+        app,
+        metrics: Metrics,
+        max_body_bytes: int,
+        upload_body_bytes: int | None = None,
+        upload_guard: Callable[[dict[str, str]], tuple[int, str] | None] | None = None,
+    ):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
-        # Document uploads carry files: their own, larger cap (the file limit plus the multipart framing).
+        # Document uploads carry files: their own, larger cap (the file limit plus the multipart framing), and a
+        # check of who is uploading before any of the body is read.
         self.upload_body_bytes = upload_body_bytes or max_body_bytes
+        self.upload_guard = upload_guard
+
+    @staticmethod
+    def _is_upload(scope) -> bool:
+        return scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/documents"
 
     def _limit(self, scope) -> int:
-        if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/documents":
-            return self.upload_body_bytes
-        return self.max_body_bytes
+        return self.upload_body_bytes if self._is_upload(scope) else self.max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -120,7 +132,10 @@ class RequestContextMiddleware:
 
         limit = self._limit(scope)
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        refusal = self.upload_guard(headers) if self.upload_guard and self._is_upload(scope) else None
+        if refusal is not None:
+            await self._refuse(send_with_id, request_id, *refusal)
+        elif declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._too_large(send_with_id, request_id, limit)
         else:
             received = {"bytes": 0}
@@ -151,20 +166,14 @@ class RequestContextMiddleware:
         request_id_var.reset(token)
 
     async def _too_large(self, send, request_id: str, limit: int) -> None:
-        body = json.dumps(
-            {
-                "error": f"request body larger than {limit} bytes",
-                "status": 413,
-                "request_id": request_id,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
+        await self._refuse(send, request_id, 413, f"request body larger than {limit} bytes")
+
+    async def _refuse(self, send, request_id: str, status: int, message: str) -> None:
+        body = json.dumps({"error": message, "status": status, "request_id": request_id}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -5,13 +5,23 @@
 With no keys of either kind everything is open (the local default). Asking stays open while QA_API_KEYS is empty,
 so a deployment may protect only its writes. Writing needs an editor key once any key is configured: a missing or
 unknown key is 401, a key that may only ask is 403.
+
+Writes from another site's page are refused whatever the keys (403): on an open service a form on any web page the
+user visits could otherwise post a file to it (cross-site request forgery). A browser names the page's origin in
+`Origin` (and `Sec-Fetch-Site`); scripts and command-line clients send neither and are not affected. Origins listed
+in QA_CORS_ORIGINS are trusted. Upload routes are checked before their body is read (`write_refusal`, called by the
+request middleware), so a refused client cannot make the server take in a 20 MB file first.
 """
 
 from __future__ import annotations
 
 import hmac
+from typing import Mapping
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+
+from qa.config import Settings
 
 
 def _bearer(request: Request) -> bytes:
@@ -41,15 +51,37 @@ def require_api_key(request: Request) -> None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_editor_key(request: Request) -> None:
-    """Changing the corpus: open with no keys at all; otherwise an editor key (401 without a valid key, 403 with
-    one that may only ask)."""
-    settings = request.app.state.settings
+def _cross_site(settings: Settings, headers: Mapping[str, str]) -> bool:
+    origin = headers.get("origin")
+    if origin is not None:
+        if origin in settings.cors_origins:
+            return False
+        return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+    return headers.get("sec-fetch-site", "") == "cross-site"
+
+
+def write_refusal(settings: Settings, headers: Mapping[str, str]) -> tuple[int, str] | None:
+    """Why a request to change the corpus must be refused, as (status, reason); None when it may go ahead.
+    `headers`: lower-case names."""
+    if _cross_site(settings, headers):
+        return 403, "a write from another site's page is refused (cross-site request); use this service's own page"
     if not settings.api_keys and not settings.editor_keys:
-        return
-    supplied = _bearer(request)
+        return None
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return 401, "missing API key: send 'Authorization: Bearer <key>'"
+    supplied = token.strip().encode()
     if _matches(supplied, settings.editor_keys):
-        return
+        return None
     if _matches(supplied, settings.api_keys):
-        raise HTTPException(403, "this key may ask but not change the corpus: use an editor key (QA_EDITOR_KEYS)")
-    raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        return 403, "this key may ask but not change the corpus: use an editor key (QA_EDITOR_KEYS)"
+    return 401, "invalid API key"
+
+
+def require_editor_key(request: Request) -> None:
+    """Changing the corpus: open with no keys at all (from this site or a script); otherwise an editor key (401
+    without a valid key, 403 with one that may only ask)."""
+    refusal = write_refusal(request.app.state.settings, {k.lower(): v for k, v in request.headers.items()})
+    if refusal is not None:
+        status, reason = refusal
+        raise HTTPException(status, reason, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)

@@ -9,8 +9,10 @@ either there or not, and on start-up `qa.index.ensure_index` brings the index le
 time, across processes (the index folder's build lock). When the index change fails, the folder is put back as
 it was, so nothing is half done.
 
-Title, date and address given at upload are kept beside the file (`.documents/<checksum>.json`), so they survive
-restarts and rebuilds.
+Title, date and address given at upload, and the name the file was uploaded under, are kept beside it
+(`.documents/<file name>.json`, by the file's checksum), so they survive restarts and rebuilds. An upload replaces
+the file uploaded under the same name; another name that cleans to a name already taken is stored under a free one
+(`report-2.pdf`), never over it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import re
+import time
 import unicodedata
 import uuid
 from contextlib import contextmanager
@@ -33,13 +36,14 @@ from qa.documents import Document
 from qa.embedder import TextEmbedder
 from qa.file_formats import SUFFIX_TYPES, ReadLimits, UnreadableFile, file_type, read_file
 from qa.index import CorpusIndex, IndexBuildBusy, build_lock, current_build_dir, load_index, update_index
-from qa.ingest import OVERRIDES_DIR, corpus_files, load_corpus, read_overrides, sha256_bytes
+from qa.ingest import OVERRIDES_DIR, CorpusError, load_corpus, read_sidecar, sha256_bytes, sidecar_path
 
 log = logging.getLogger(__name__)
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _NAME_CHARS = 100
+PARTIAL_FILE_AGE_S = 300.0
 
 
 class StoreError(ValueError):
@@ -108,10 +112,15 @@ class AddResult(BaseModel):
     status: Literal["added", "updated", "unchanged"]
 
 
+def _last_part(name: str) -> str:
+    """An uploaded name without any folders (either slash)."""
+    return PurePath(name.replace("\\", "/")).name or "document"
+
+
 def safe_file_name(name: str) -> str:
     """The name a file is stored under: the uploaded name's last part, reduced to letters, digits, '.', '-', '_'
     (no folders, no leading dot), its type's suffix kept. The uploaded name never decides where it is written."""
-    base = PurePath(name.replace("\\", "/")).name
+    base = _last_part(name)
     suffix = PurePath(base).suffix.lower()
     stem = base[: -len(suffix)] if suffix else base
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
@@ -212,55 +221,86 @@ class CorpusStore:
     def add(
         self, name: str, raw: bytes, overrides: Overrides | None = None, base: CorpusIndex | None = None
     ) -> tuple[AddResult, CorpusIndex]:
-        """Store the file and index it. `unchanged` when a file with the same bytes is already in the corpus (and
-        no new title, date or address is given); `updated` when a file of that name is replaced."""
+        """Store the file and index it. `updated` when it replaces the file uploaded under the same name (or gives
+        new title, date or address for a document already there); `unchanged` when those bytes are already in the
+        corpus, under this name or another, and nothing new is given."""
         overrides = (overrides or Overrides()).checked()
-        documents = self.check(name, raw)  # before the lock: a bad file never waits, never touches anything
-        stored_name = safe_file_name(name)
+        self.check(name, raw)  # before the lock: a bad file never waits, never touches anything
+        uploaded_as = _last_part(name)
         checksum = sha256_bytes(raw)
+        given = overrides.given()
         with self._lock():
             self.folder.mkdir(parents=True, exist_ok=True)
             self._sweep_partial_files()
             index = self._current(base)
+            stored_name, replacing = self._stored_name(uploaded_as, index)
+            same_bytes = None
+            if replacing:
+                current = index.documents.get(PurePath(stored_name).stem)
+                same_bytes = current if current is not None and current.file_sha256 == checksum else None
+            else:
+                same_bytes = next((d for d in index.documents.values() if d.file_sha256 == checksum), None)
+            if same_bytes is not None:
+                # The same bytes are already a document: one document, with whatever new metadata was given.
+                if all(getattr(same_bytes, k) == v for k, v in given.items()):
+                    return self._result(index, same_bytes, "unchanged"), index
+                stored_name, replacing = same_bytes.source, True
             target = self.folder / stored_name
-            same_bytes = next((d for d in index.documents.values() if d.file_sha256 == checksum), None)
-            given = overrides.given()
-            if same_bytes is not None and all(getattr(same_bytes, k) == v for k, v in given.items()):
-                return self._result(index, same_bytes, "unchanged"), index
-            doc_id = documents[0].id
-            holder = index.documents.get(doc_id)
-            if holder is not None and holder.source != stored_name:
-                raise StoreError(
-                    f"document id '{doc_id}' is already taken by {holder.source}; rename the file, or remove "
-                    f"'{doc_id}' first",
-                    "conflict",
-                )
-            status: Literal["added", "updated"] = "updated" if target.exists() or holder is not None else "added"
+            doc_id = PurePath(stored_name).stem if not same_bytes else same_bytes.id
+            status: Literal["added", "updated"] = "updated" if replacing else "added"
             previous = target.read_bytes() if target.exists() else None
-            overrides_path = self.folder / OVERRIDES_DIR / f"{checksum}.json"
-            previous_overrides = overrides_path.read_bytes() if overrides_path.exists() else None
+            sidecar = sidecar_path(self.folder, stored_name)
+            previous_sidecar = sidecar.read_bytes() if sidecar.exists() else None
+            entries = read_sidecar(self.folder, stored_name)
+            keep = {**entries.get(checksum, {}), **given} if same_bytes else given
+            entries[checksum] = {"uploaded_as": entries.get(checksum, {}).get("uploaded_as", uploaded_as), **keep}
             try:
-                if given:
-                    overrides_path.parent.mkdir(exist_ok=True)
-                    merged = {**read_overrides(self.folder, checksum), **given}
-                    _write_atomically(overrides_path, json.dumps(merged, ensure_ascii=False).encode())
-                _write_atomically(target, raw)
+                # The new entry first, beside the old file's own: killed here, the old file keeps its metadata.
+                sidecar.parent.mkdir(exist_ok=True)
+                _write_atomically(sidecar, json.dumps(entries, ensure_ascii=False).encode())
+                if previous != raw:
+                    _write_atomically(target, raw)
                 new_index = self._reindex(index)
             except BaseException:
                 # Put the folder back as it was: the change is all or nothing.
                 if previous is None:
                     target.unlink(missing_ok=True)
-                else:
+                elif previous != raw:
                     _write_atomically(target, previous)
-                if given:
-                    if previous_overrides is None:
-                        overrides_path.unlink(missing_ok=True)
-                    else:
-                        _write_atomically(overrides_path, previous_overrides)
+                if previous_sidecar is None:
+                    sidecar.unlink(missing_ok=True)
+                else:
+                    _write_atomically(sidecar, previous_sidecar)
                 raise
-            document = new_index.documents[doc_id]
-            log.info("document %s %s from %s (%s)", doc_id, status, name[:200], stored_name)
+            self._tidy_sidecars()
+            document = new_index.documents.get(doc_id)
+            if document is None:  # read before, so only a change made behind the store's back gets here
+                raise StoreError(f"{stored_name} was stored but could not be indexed; see the log", "conflict")
+            log.info("document %s %s from %s (stored as %s)", doc_id, status, uploaded_as[:200], stored_name)
             return self._result(new_index, document, status), new_index
+
+    def _stored_name(self, uploaded_as: str, index: CorpusIndex) -> tuple[str, bool]:
+        """(the name to store an upload under, whether it replaces the file there). The file uploaded under the
+        same name is replaced; otherwise a free name is found (`report-2.pdf`) whose id no other file holds, so two
+        names that clean to the same one ("Report (final).pdf", "Report [final].pdf") never replace each other."""
+        cleaned = safe_file_name(uploaded_as)
+        stem, suffix = PurePath(cleaned).stem, PurePath(cleaned).suffix
+        for number in range(1, 10_000):
+            candidate = cleaned if number == 1 else f"{stem}-{number}{suffix}"
+            path = self.folder / candidate
+            if path.exists():
+                if self._uploaded_as(candidate, path) == uploaded_as:
+                    return candidate, True
+                continue
+            holder = index.documents.get(PurePath(candidate).stem)
+            if holder is None:
+                return candidate, False
+        raise StoreError(f"no free file name for {uploaded_as[:200]}", "conflict")
+
+    def _uploaded_as(self, stored_name: str, path: Path) -> str:
+        """The name the file now at `stored_name` was uploaded under (its own name if it was not uploaded)."""
+        entry = read_sidecar(self.folder, stored_name).get(sha256_bytes(path.read_bytes()), {})
+        return entry.get("uploaded_as", stored_name)
 
     def remove(self, doc_id: str, base: CorpusIndex | None = None) -> CorpusIndex:
         """Delete the document's file and take its passages out of the index."""
@@ -288,31 +328,48 @@ class CorpusStore:
                 if previous is not None and not path.exists():
                     _write_atomically(path, previous)
                 raise
-            self._drop_unused_overrides()
+            self._tidy_sidecars()
             log.info("document %s removed (%s)", doc_id, document.source)
             return new_index
 
     def _reindex(self, index: CorpusIndex) -> CorpusIndex:
-        corpus = load_corpus(self.folder, self.limits)
+        known: dict[str, list[Document]] = {}
+        for document in index.documents.values():
+            known.setdefault(document.source, []).append(document)
+        try:
+            corpus = load_corpus(self.folder, self.limits, known)
+        except CorpusError as exc:
+            raise StoreError(str(exc), "conflict") from exc
         changed, _ = update_index(corpus, index, self.settings.index_dir, self.embedder, self.folder)
         return changed
 
     def _sweep_partial_files(self) -> None:
-        """Files a killed writer left half written. Every writer holds the lock, so none is being written now."""
+        """Files a killed writer left half written (old enough that no writer of another index folder over the same
+        corpus can still be writing them)."""
+        cutoff = time.time() - PARTIAL_FILE_AGE_S
         for folder in (self.folder, self.folder / OVERRIDES_DIR):
             if folder.is_dir():
                 for path in folder.glob(".*.partial"):
-                    log.info("removing %s, left by an interrupted upload", path.name)
-                    path.unlink(missing_ok=True)
+                    if path.stat().st_mtime < cutoff:
+                        log.info("removing %s, left by an interrupted upload", path.name)
+                        path.unlink(missing_ok=True)
 
-    def _drop_unused_overrides(self) -> None:
+    def _tidy_sidecars(self) -> None:
+        """Keep only the entries of the files now in the folder, for their present contents."""
         folder = self.folder / OVERRIDES_DIR
         if not folder.is_dir():
             return
-        in_use = {sha256_bytes(p.read_bytes()) for p in corpus_files(self.folder)}
-        for path in folder.glob("*.json"):
-            if path.stem not in in_use:
-                path.unlink(missing_ok=True)
+        for sidecar in folder.glob("*.json"):
+            relative = sidecar.name[: -len(".json")].replace("%2F", "/")
+            path = self.folder / relative
+            if not path.is_file():
+                sidecar.unlink(missing_ok=True)
+                continue
+            entries = read_sidecar(self.folder, relative)
+            checksum = sha256_bytes(path.read_bytes())
+            if set(entries) - {checksum}:
+                kept = {checksum: entries[checksum]} if checksum in entries else {}
+                _write_atomically(sidecar, json.dumps(kept, ensure_ascii=False).encode())
 
     @staticmethod
     def _result(index: CorpusIndex, document: Document, status: Literal["added", "updated", "unchanged"]) -> AddResult:

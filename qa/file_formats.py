@@ -142,16 +142,20 @@ def _jsonl(doc_id: str, source: str, raw: bytes, skipped: list[str]) -> list[Doc
             skipped.append(f"{where}: needs a non-empty 'text' string")
             continue
         date, body = split_date_line(record["text"])
-        documents.append(
-            Document(
-                id=str(record.get("id") or f"{doc_id}-{number}"),
-                title=str(record.get("title") or title_from_text(body)),
-                text=body,
-                date=record.get("date") or date,
-                url=record.get("url"),
-                source=source,
+        try:
+            documents.append(
+                Document(
+                    id=str(record.get("id") or f"{doc_id}-{number}"),
+                    title=str(record.get("title") or title_from_text(body)),
+                    text=body,
+                    date=record.get("date") or date,
+                    url=record.get("url"),
+                    source=source,
+                )
             )
-        )
+        except ValueError as exc:  # pydantic: a field of the wrong type ("date": 20240101)
+            field = ".".join(str(p) for p in exc.errors()[0]["loc"]) if hasattr(exc, "errors") else "a field"
+            skipped.append(f"{where}: '{field}' has the wrong type")
     if not documents:
         raise UnreadableFile("no readable line (each needs a non-empty 'text')")
     return documents
@@ -229,7 +233,7 @@ def _pdf(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
         raise UnreadableFile("empty file")
     try:
         pdf = pdfium.PdfDocument(raw)
-    except pdfium.PdfiumError as exc:
+    except Exception as exc:  # PdfiumError, mostly
         message = str(exc).lower()
         if "password" in message or "security" in message:
             raise UnreadableFile("encrypted PDF (password protected); upload an unprotected copy") from exc
@@ -250,8 +254,10 @@ def _pdf(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
             textpage.close()
             page.close()
         title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
-    except pdfium.PdfiumError as exc:
-        raise UnreadableFile(f"corrupt PDF ({exc})") from exc
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # PdfiumError and whatever a damaged page's text layer raises
+        raise UnreadableFile(f"corrupt PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
     finally:
         pdf.close()
     if not any(t.strip() for t in texts):
@@ -289,8 +295,6 @@ def _check_zip(raw: bytes, limits: ReadLimits) -> zipfile.ZipFile:
         raise UnreadableFile(
             f".docx expands to {unpacked} bytes from {len(raw)} (a decompression bomb?); refused", kind="too_large"
         )
-    if "word/document.xml" not in archive.namelist():
-        raise UnreadableFile("corrupt .docx (no word/document.xml)")
     return archive
 
 
@@ -302,25 +306,24 @@ def _docx(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
     if not raw:
         raise UnreadableFile("empty file")
     _check_zip(raw, limits).close()
+    blocks: list[str] = []
     try:
         word = docx.Document(io.BytesIO(raw))
-    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on broken parts
-        raise UnreadableFile(f"corrupt .docx ({type(exc).__name__})") from exc
-    blocks: list[str] = []
-    for block in word.iter_inner_content():
-        if hasattr(block, "rows"):
-            for row in block.rows:
-                cells = [" ".join(cell.text.split()) for cell in row.cells]
-                line = " | ".join(dict.fromkeys(c for c in cells if c))
+        for block in word.iter_inner_content():
+            if hasattr(block, "rows"):
+                for row in block.rows:
+                    cells = [" ".join(cell.text.split()) for cell in row.cells]
+                    line = " | ".join(dict.fromkeys(c for c in cells if c))
+                    if line:
+                        blocks.append(line)
+            else:
+                line = " ".join(_clean(block.text).split())
                 if line:
                     blocks.append(line)
-        else:
-            line = " ".join(_clean(block.text).split())
-            if line:
-                blocks.append(line)
-    text = "\n".join(blocks)
-    date, body = split_date_line(text)
-    title = (word.core_properties.title or "").strip() or None
+        title = (word.core_properties.title or "").strip() or None
+    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on broken or odd parts
+        raise UnreadableFile(f"corrupt .docx ({type(exc).__name__}: {str(exc)[:120]})") from exc
+    date, body = split_date_line("\n".join(blocks))
     return _document(doc_id, source, body, title, date)
 
 

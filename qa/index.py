@@ -42,7 +42,7 @@ from pydantic import BaseModel, ValidationError
 from qa.config import Settings
 from qa.documents import Document, Passage
 from qa.embedder import Embedder, TextEmbedder
-from qa.ingest import Corpus, load_corpus
+from qa.ingest import Corpus, load_corpus, read_limits
 from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,7 @@ def _publish(
     index_dir = Path(index_dir)
     builds = index_dir / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
+    previous = current_build_dir(index_dir)
     name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     staging = builds / (name + ".partial")
     staging.mkdir()
@@ -278,8 +279,10 @@ def _publish(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    # The build just replaced stays one more round: a server or replica may be loading it right now.
+    keep = {name, previous.name} if previous is not None else {name}
     for old in builds.iterdir():
-        if old.name != name:
+        if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
     return manifest, final
 
@@ -407,8 +410,7 @@ class CorpusIndex:
         return tokens
 
 
-def read_manifest(index_dir: Path) -> IndexManifest:
-    build = current_build_dir(index_dir)
+def _manifest_of(build: Path | None, index_dir: Path) -> IndexManifest:
     if build is None or not build.is_dir():
         raise IndexMissingError(f"no index in {index_dir}: run `qa index` to build one")
     try:
@@ -417,13 +419,17 @@ def read_manifest(index_dir: Path) -> IndexManifest:
         raise IndexCorruptError(f"index {build}: manifest.json unreadable ({exc}); rebuild with `qa index`") from exc
 
 
+def read_manifest(index_dir: Path) -> IndexManifest:
+    return _manifest_of(current_build_dir(index_dir), index_dir)
+
+
 def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
     """Load the current build, checking every file against its manifest checksum first."""
     import bm25s
     import faiss
 
-    manifest = read_manifest(index_dir)
-    build = current_build_dir(index_dir)
+    build = current_build_dir(index_dir)  # read once: a change may name another build meanwhile
+    manifest = _manifest_of(build, index_dir)
     assert build is not None
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(
@@ -496,6 +502,11 @@ def update_index(
     import faiss
 
     started = time.perf_counter()
+    if embedder.name != base.manifest.embedding_model:
+        raise IndexStaleError(
+            f"index built with embedding model {base.manifest.embedding_model}, configured {embedder.name}; "
+            "run `qa index` to rebuild it"
+        )
     wanted = {d.id: d for d in corpus.documents}
     change = IndexChange()
     for doc_id, old in base.documents.items():
@@ -524,10 +535,10 @@ def update_index(
     if index_type == "hnsw" and len(removed_ids):
         # HNSW cannot remove: rebuild the graph from the stored vectors of the passages that stay.
         kept_ids = np.array([p.id for p in base.passages if p.doc_id not in gone], dtype=np.int64)
-        kept = np.vstack([base._dense.reconstruct(int(i)) for i in kept_ids]) if len(kept_ids) else vectors[:0]
+        kept = base._dense.reconstruct_batch(kept_ids) if len(kept_ids) else vectors[:0]
         dense = _dense_index(kept, kept_ids, index_type)
     else:
-        dense = faiss.deserialize_index(faiss.serialize_index(base._dense))  # the served index stays as it is
+        dense = faiss.clone_index(base._dense)  # the served index stays as it is
         if len(removed_ids):
             dense.remove_ids(removed_ids)
     if new_passages:
@@ -642,7 +653,7 @@ def ensure_index(
     middle of an upload) the index is brought up to date document by document; when the settings, model or format
     changed it is rebuilt, if auto_build is on (always, with `force`). A failed build leaves the previous index."""
     given_corpus = corpus is not None
-    corpus = corpus or load_corpus(settings.corpus_dir)
+    corpus = corpus or load_corpus(settings.corpus_dir, read_limits(settings))
     try:
         reasons = stale_reasons(settings.index_dir, corpus, embedder, settings)
     except IndexCorruptError as exc:
@@ -660,7 +671,7 @@ def ensure_index(
         # only if what the other process built is still not this corpus's index.
         with build_lock(settings.index_dir, wait=not force):
             if not given_corpus:  # what the folder holds now: a change may have landed while waiting for the lock
-                corpus = load_corpus(settings.corpus_dir)
+                corpus = load_corpus(settings.corpus_dir, read_limits(settings))
             if not force:
                 reasons = stale_reasons(settings.index_dir, corpus, embedder, settings)
                 if not reasons:

@@ -19,7 +19,15 @@ from bench.sample_documents import (
 from qa.config import Settings
 from qa.corpus_store import CorpusStore, Overrides, StoreError, list_documents, safe_file_name
 from qa.file_formats import UnreadableFile
-from qa.index import build_index, current_build_dir, ensure_index, index_options, load_index
+from qa.index import (
+    IndexStaleError,
+    build_index,
+    current_build_dir,
+    ensure_index,
+    index_options,
+    load_index,
+    update_index,
+)
 from qa.ingest import load_corpus
 from qa.pipeline import QAPipeline
 
@@ -35,6 +43,11 @@ def folders(tmp_path, seed_index_dir):
     shutil.copy(SEEDS / f"{SEED_DOC_ID}.txt", corpus_dir)
     shutil.copytree(seed_index_dir, tmp_path / "index")
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", auto_build=True, index_poll_s=0)
+
+
+def _files(folder) -> list[str]:
+    """Every file under the corpus folder, the store's own included (overrides, half-written files)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 def _answers(pipeline: QAPipeline) -> list[list[tuple]]:
@@ -121,7 +134,7 @@ def test_same_file_twice_is_one_document_and_overrides_are_kept(folders, pipelin
 
 def test_refusals_change_nothing(folders, pipeline):
     store = CorpusStore(folders, pipeline.models.embedder)
-    before = sorted(p.name for p in folders.corpus_dir.iterdir())
+    before = _files(folders.corpus_dir)
     published = current_build_dir(folders.index_dir)
     for name, raw in [("scan.pdf", scanned_pdf()), ("notes.exe", b"MZ"), ("empty.txt", b""), ("c.jsonl", b"{}")]:
         with pytest.raises(UnreadableFile):
@@ -130,9 +143,6 @@ def test_refusals_change_nothing(folders, pipeline):
         store.add("note.txt", b"Some text here.", Overrides(date="14/03/2025"))
     assert refused.value.kind == "invalid"
     _, index = store.add("report.html", news_page_html().encode())
-    with pytest.raises(StoreError, match="already taken by report.html") as refused:
-        store.add("report.pdf", report_pdf(pages=2), base=index)
-    assert refused.value.kind == "conflict"
     with pytest.raises(StoreError) as refused:
         store.remove("no-such-document", base=index)
     assert refused.value.kind == "not_found"
@@ -140,7 +150,7 @@ def test_refusals_change_nothing(folders, pipeline):
     with pytest.raises(StoreError, match="only document") as refused:
         store.remove(SEED_DOC_ID, base=index)
     assert refused.value.kind == "conflict"
-    assert sorted(p.name for p in folders.corpus_dir.iterdir()) == before
+    assert _files(folders.corpus_dir) == before  # the removed document's upload record went with it
     assert current_build_dir(folders.index_dir) != published  # the add and the removal were published
     assert load_index(folders.index_dir).documents.keys() == {SEED_DOC_ID}
 
@@ -162,7 +172,7 @@ def test_an_uploaded_name_never_decides_where_the_file_goes(uploaded, stored):
 
 def test_a_failed_index_change_puts_the_folder_back(folders, pipeline, monkeypatch):
     store = CorpusStore(folders, pipeline.models.embedder)
-    before = sorted(p.name for p in folders.corpus_dir.iterdir())
+    before = _files(folders.corpus_dir)
 
     def embedding_fails(texts, progress=False):
         raise RuntimeError("embedding crashed")
@@ -172,7 +182,7 @@ def test_a_failed_index_change_puts_the_folder_back(folders, pipeline, monkeypat
     )
     with pytest.raises(RuntimeError, match="embedding crashed"):
         store.add("harbourside.html", news_page_html().encode())
-    assert sorted(p.name for p in folders.corpus_dir.iterdir()) == before
+    assert _files(folders.corpus_dir) == before
     assert load_index(folders.index_dir).documents.keys() == {SEED_DOC_ID}
 
 
@@ -187,3 +197,77 @@ def test_start_up_brings_the_index_level_with_the_folder(folders, pipeline):
     index = ensure_index(folders, pipeline.models.embedder)
     assert index.documents.keys() == {SEED_DOC_ID}
     assert index.manifest.change == "removed westmoor"
+
+
+def test_names_that_clean_alike_never_replace_each_other(folders, pipeline):
+    """Only the file uploaded under the same name is replaced; another name that cleans to a taken name or id is
+    stored under a free one."""
+    store = CorpusStore(folders, pipeline.models.embedder)
+    first, index = store.add("Report (final).txt", b"The Ash ward reopened in May after a deep clean.")
+    second, index = store.add("Report [final].txt", b"The Birch ward closed in June for repairs.", base=index)
+    assert (first.doc_id, first.source) == ("Report-final", "Report-final.txt")
+    assert (second.doc_id, second.source, second.status) == ("Report-final-2", "Report-final-2.txt", "added")
+    pdf, index = store.add("Report-final.pdf", report_pdf(pages=2), base=index)  # the id Report-final is taken
+    assert pdf.doc_id == "Report-final-3" and pdf.status == "added"
+    again, index = store.add("Report (final).txt", b"The Ash ward reopened in April after a deep clean.", base=index)
+    assert (again.doc_id, again.status) == ("Report-final", "updated")
+    assert "April" in index.documents["Report-final"].text
+    assert "Birch" in index.documents["Report-final-2"].text
+    # New bytes under a name already uploaded replace that file, even if they equal another file's bytes.
+    copy, index = store.add("Report [final].txt", b"The Ash ward reopened in April after a deep clean.", base=index)
+    assert (copy.doc_id, copy.status) == ("Report-final-2", "updated")
+    assert len(index.documents) == 4
+
+
+def test_limits_are_the_same_at_upload_and_at_every_build(folders, pipeline):
+    """A document accepted at upload is never dropped by the next rebuild, and one refused at upload is not
+    indexed from the folder either."""
+    limited = folders.model_copy(update={"max_pdf_pages": 3})
+    (folders.corpus_dir / "long.pdf").write_bytes(report_pdf(pages=5))
+    rebuilt = ensure_index(limited, pipeline.models.embedder, force=True)
+    assert "long" not in rebuilt.documents
+    assert any(s.startswith("long.pdf: the PDF has 5 pages; the limit is 3") for s in rebuilt.manifest.skipped_files)
+    with pytest.raises(UnreadableFile, match="limit is 3"):
+        CorpusStore(limited, pipeline.models.embedder).add("long.pdf", report_pdf(pages=5))
+    _, index = CorpusStore(limited, pipeline.models.embedder).add("short.pdf", report_pdf(pages=3))
+    assert "short" in ensure_index(limited, pipeline.models.embedder, force=True).documents
+
+
+def test_a_folder_with_clashing_ids_or_odd_lines_still_loads(tmp_path):
+    (tmp_path / "a.txt").write_text("The first file about the Cedar ward.", encoding="utf-8")
+    (tmp_path / "a.md").write_text("# A\nThe second file about the Cedar ward.", encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text(
+        '{"id": "ok", "text": "A good line about the Cedar ward."}\n{"id": "bad", "date": 20240101, "text": "x y"}\n'
+        '{"id": "a", "text": "A line whose id is a.txt\'s."}\n',
+        encoding="utf-8",
+    )
+    corpus = load_corpus(tmp_path)
+    assert sorted(d.id for d in corpus.documents) == ["a", "ok"]
+    assert corpus.documents[0].source == "a.md"  # path order: a.md before a.txt
+    reasons = "\n".join(corpus.skipped)
+    assert "a.txt: document id 'a' is already a.md's" in reasons
+    assert "c.jsonl:2: 'date' has the wrong type" in reasons
+    assert "c.jsonl: document id 'a' is already a.md's" in reasons
+
+
+def test_an_index_of_another_embedding_model_is_not_changed_in_place(folders, pipeline):
+    store = CorpusStore(folders, pipeline.models.embedder)
+    index = load_index(folders.index_dir)
+    other = type("Other", (), {"name": "another-model", "embed": pipeline.models.embedder.embed})()
+    with pytest.raises(IndexStaleError, match="another-model"):
+        update_index(load_corpus(folders.corpus_dir), index, folders.index_dir, other)
+    assert store.add("n.txt", b"The Oak clinic opened in March.")[0].status == "added"
+
+
+def test_old_half_written_files_are_swept(folders, pipeline):
+    import os
+    import time
+
+    stale = folders.corpus_dir / ".x.pdf.1234.partial"
+    fresh = folders.corpus_dir / ".y.pdf.5678.partial"
+    stale.write_bytes(b"%PDF")
+    fresh.write_bytes(b"%PDF")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    CorpusStore(folders, pipeline.models.embedder).add("n.txt", b"The Oak clinic opened in March.")
+    assert not stale.exists() and fresh.exists()  # a fresh one may be another writer's, mid-write

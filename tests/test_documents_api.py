@@ -167,10 +167,30 @@ def test_bad_form_fields_and_requests(live):
     assert _upload(live.url, "n.txt", b"Some text here.", url="javascript:alert(1)").status_code == 422
     no_file = httpx.post(live.url + "/documents", data={"title": "x"}, headers=EDIT, timeout=30)
     assert no_file.status_code == 422 and "file" in no_file.json()["error"]
-    taken = _upload(live.url, "harbourside-ward.pdf", report_pdf(pages=1))
-    assert taken.status_code == 409 and "already taken" in taken.json()["error"]
-    only = httpx.delete(live.url + f"/documents/{SEED_DOC_ID}x", headers=EDIT)
-    assert only.status_code == 404
+    no_name = httpx.post(live.url + "/documents", files={"file": ("", b"text")}, headers=EDIT, timeout=30)
+    assert no_name.status_code == 422
+    assert httpx.delete(live.url + f"/documents/{SEED_DOC_ID}x", headers=EDIT).status_code == 404
+
+
+def test_a_name_whose_id_is_taken_is_stored_beside_it(live):
+    page = _upload(live.url, "ash-ward.txt", b"The Ash ward at Harbourside reopened in May after a deep clean.")
+    other = _upload(live.url, "ash-ward.pdf", report_pdf(pages=1))
+    assert page.status_code == other.status_code == 201, other.text
+    assert page.json()["doc_id"] == "ash-ward" and other.json()["doc_id"] == "ash-ward-2"
+    assert other.json()["status"] == "added" and other.json()["source"] == "ash-ward-2.pdf"
+
+
+def test_writes_from_another_site_are_refused_before_the_body_is_read(live):
+    cross = _upload(live.url, "n.txt", b"Some text here.", headers={**EDIT, "Origin": "https://evil.example"})
+    assert cross.status_code == 403 and "cross-site" in cross.json()["error"]
+    fetch = _upload(live.url, "n.txt", b"Some text here.", headers={**EDIT, "Sec-Fetch-Site": "cross-site"})
+    assert fetch.status_code == 403
+    same = _upload(live.url, "same-site.txt", b"A note from the Oak ward.", headers={**EDIT, "Origin": live.url})
+    assert same.status_code == 201, same.text
+    # No key: refused at once, even for a body of several MB that is never read.
+    started = time.perf_counter()
+    unread = _upload(live.url, "big.txt", b"x" * 2_500_000, headers={})
+    assert unread.status_code == 401 and time.perf_counter() - started < 10
 
 
 @pytest.mark.parametrize(
@@ -201,19 +221,26 @@ def test_an_open_server_lists_documents_without_a_key(server):
 
 
 def test_uploads_and_removals_survive_a_restart(live, tmp_path):
+    rowan = b"date 2025-06-01\nThe Rowan ward has a new matron, Ada Quill, who joined from a hospital in Kent."
+    assert _upload(live.url, "rowan-ward.txt", rowan, title="Rowan ward matron").status_code == 201
+    assert _upload(live.url, "gone.txt", b"The Yew ward closed in 2020.").status_code == 201
+    assert httpx.delete(live.url + "/documents/gone", headers=EDIT, timeout=60).status_code == 200
     listed = _listed(live.url)
-    answer = _ask(live.url, next(iter(REPORT_FACTS)))["answers"][0]
+    assert "rowan-ward" in listed and "gone" not in listed
+    question = "Who is the new matron of the Rowan ward?"
+    answer = _ask(live.url, question)["answers"][0]
+    assert answer["text"] == "Ada Quill" and answer["citation"]["title"] == "Rowan ward matron"
     env = {**live.env, "QA_INDEX_DIR": str(tmp_path / "index")}
     shutil.copytree(live.env["QA_INDEX_DIR"], env["QA_INDEX_DIR"])
     restarted = LiveServer(env, tmp_path / "restarted.log")
     try:
         restarted.wait_ready(timeout=180)
         assert _listed(restarted.url).keys() == listed.keys()
-        again = _ask(restarted.url, next(iter(REPORT_FACTS)))["answers"][0]
-        assert (again["text"], again["citation"]["doc_id"], again["citation"]["page"]) == (
+        again = _ask(restarted.url, question)["answers"][0]
+        assert (again["text"], again["citation"]["doc_id"], again["citation"]["title"]) == (
             answer["text"],
             answer["citation"]["doc_id"],
-            answer["citation"]["page"],
+            answer["citation"]["title"],
         )
     finally:
         restarted.stop()
@@ -247,8 +274,6 @@ def test_a_server_killed_in_the_middle_of_an_add_restarts_with_the_old_state_or_
         server.process.kill()
         server.process.wait()
     assert "error" in outcome, "the add finished before the kill: no kill in the middle was tested"
-    log = (tmp_path / "killed.log").read_text()
-    assert "document long-report added" not in log
     visible = [p.name for p in (tmp_path / "corpus").iterdir() if not p.name.startswith(".")]
     assert sorted(visible) in ([f"{SEED_DOC_ID}.txt"], sorted([f"{SEED_DOC_ID}.txt", "long-report.pdf"]))
 
@@ -265,7 +290,6 @@ def test_a_server_killed_in_the_middle_of_an_add_restarts_with_the_old_state_or_
         # The service goes on taking changes after the kill.
         again = httpx.post(restarted.url + "/documents", files={"file": ("long-report.pdf", raw)}, timeout=300)
         assert again.status_code == 201 and again.json()["status"] in ("added", "unchanged")
-        assert not [p for p in (tmp_path / "corpus").iterdir() if p.name.endswith(".partial")]  # swept
     finally:
         restarted.stop()
 
