@@ -46,7 +46,15 @@ from qa.ingest import Corpus, load_corpus, read_limits
 from qa.passages import split_corpus
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.INFO)  # its per-build DEBUG line says nothing an operator needs
+
+
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported; its per-build line says nothing an operator needs.
+    logging.getLogger("bm25s").setLevel(logging.INFO)
+    return bm25s
+
 
 # 3: vectors under stable passage ids (IndexIDMap2), BM25 tokens stored for changes one document at a time.
 FORMAT_VERSION = 3
@@ -157,14 +165,14 @@ def _stemmer():
 def bm25_tokenize(texts: list[str]) -> Any:
     """The one tokenizer for BM25, at build time and at question time: lower-cased, English stop words dropped,
     Snowball-stemmed ("visits" matches "visit")."""
-    import bm25s
+    bm25s = _bm25s()
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """`bm25_tokenize` as token strings per text, the form stored with a build."""
-    import bm25s
+    bm25s = _bm25s()
 
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False)
 
@@ -216,7 +224,7 @@ class BuildContent:
 
 
 def _bm25_index(tokens: list[list[str]]) -> Any:
-    import bm25s
+    bm25s = _bm25s()
 
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
@@ -425,8 +433,9 @@ def read_manifest(index_dir: Path) -> IndexManifest:
 
 def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
     """Load the current build, checking every file against its manifest checksum first."""
-    import bm25s
     import faiss
+
+    bm25s = _bm25s()
 
     build = current_build_dir(index_dir)  # read once: a change may name another build meanwhile
     manifest = _manifest_of(build, index_dir)

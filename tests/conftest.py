@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,17 +70,25 @@ def _running_server(env: dict[str, str], log_path: Path):
         live.stop()
 
 
+def _served_copy(seed_index_dir: Path, tmp_path_factory, name: str) -> dict[str, str]:
+    """A copy of the seed corpus and its index for a server of its own: servers take uploads and removals (the
+    API fuzzer sends them too), which must never touch the repository's seeds/ or the shared seed index."""
+    work = tmp_path_factory.mktemp(name)
+    shutil.copytree(SEEDS, work / "corpus")
+    shutil.copytree(seed_index_dir, work / "index")
+    return {"QA_INDEX_DIR": str(work / "index"), "QA_CORPUS_DIR": str(work / "corpus")}
+
+
 @pytest.fixture(scope="session")
 def server(seed_index_dir, tmp_path_factory):
     yield from _running_server(
-        {"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS)},
-        tmp_path_factory.mktemp("logs") / "server.log",
+        _served_copy(seed_index_dir, tmp_path_factory, "served"), tmp_path_factory.mktemp("logs") / "server.log"
     )
 
 
 @pytest.fixture(scope="session")
 def secured_server(seed_index_dir, tmp_path_factory):
     yield from _running_server(
-        {"QA_INDEX_DIR": str(seed_index_dir), "QA_CORPUS_DIR": str(SEEDS), "QA_API_KEYS": '["key-one", "key-two"]'},
+        {**_served_copy(seed_index_dir, tmp_path_factory, "secured"), "QA_API_KEYS": '["key-one", "key-two"]'},
         tmp_path_factory.mktemp("logs") / "secured.log",
     )
