@@ -223,14 +223,7 @@ class RemoteAnswering:
             raise
 
     async def reindex(self) -> bool:
-        try:
-            return await _result(self.answerer.reindex.remote())
-        except BackPressureError as exc:
-            raise Saturated("every answering replica has a full queue") from exc
-        except Exception as exc:
-            if _replica_died(exc):
-                raise NotReady("the answering replica asked to reindex died; ask again") from exc
-            raise
+        return await self._call("reindex")
 
 
 async def _result(response: Any) -> Any:

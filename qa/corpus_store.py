@@ -20,11 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import time
 import unicodedata
-import uuid
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Iterator, Literal
@@ -33,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from qa.config import Settings
 from qa.documents import Document
+from qa.durable_files import fsync_dir, write_atomically
 from qa.embedder import TextEmbedder
 from qa.file_formats import SUFFIX_TYPES, ReadLimits, UnreadableFile, file_type, read_file
 from qa.index import CorpusIndex, IndexBuildBusy, build_lock, current_build_dir, load_index, update_index
@@ -159,29 +158,6 @@ def get_document(index: CorpusIndex, doc_id: str) -> DocumentDetail:
     return DocumentDetail(**document_info(document, passages).model_dump(), text=document.text)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Written to a hidden file beside, flushed, then renamed over `path` and the folder flushed: a reader (or a
-    restart after a kill) sees the old file or the new one, never a part."""
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.partial"
-    try:
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 class CorpusStore:
     """Changes to the corpus folder and its index, one at a time."""
 
@@ -257,20 +233,20 @@ class CorpusStore:
             try:
                 # The new entry first, beside the old file's own: killed here, the old file keeps its metadata.
                 sidecar.parent.mkdir(exist_ok=True)
-                _write_atomically(sidecar, json.dumps(entries, ensure_ascii=False).encode())
+                write_atomically(sidecar, json.dumps(entries, ensure_ascii=False).encode())
                 if previous != raw:
-                    _write_atomically(target, raw)
+                    write_atomically(target, raw)
                 new_index = self._reindex(index)
             except BaseException:
                 # Put the folder back as it was: the change is all or nothing.
                 if previous is None:
                     target.unlink(missing_ok=True)
                 elif previous != raw:
-                    _write_atomically(target, previous)
+                    write_atomically(target, previous)
                 if previous_sidecar is None:
                     sidecar.unlink(missing_ok=True)
                 else:
-                    _write_atomically(sidecar, previous_sidecar)
+                    write_atomically(sidecar, previous_sidecar)
                 raise
             self._tidy_sidecars()
             document = new_index.documents.get(doc_id)
@@ -322,11 +298,11 @@ class CorpusStore:
             previous = path.read_bytes() if path.is_file() else None
             try:
                 path.unlink(missing_ok=True)
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 new_index = self._reindex(index)
             except BaseException:
                 if previous is not None and not path.exists():
-                    _write_atomically(path, previous)
+                    write_atomically(path, previous)
                 raise
             self._tidy_sidecars()
             log.info("document %s removed (%s)", doc_id, document.source)
@@ -369,7 +345,7 @@ class CorpusStore:
             checksum = sha256_bytes(path.read_bytes())
             if set(entries) - {checksum}:
                 kept = {checksum: entries[checksum]} if checksum in entries else {}
-                _write_atomically(sidecar, json.dumps(kept, ensure_ascii=False).encode())
+                write_atomically(sidecar, json.dumps(kept, ensure_ascii=False).encode())
 
     @staticmethod
     def _result(index: CorpusIndex, document: Document, status: Literal["added", "updated", "unchanged"]) -> AddResult:

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from qa.config import Settings
 from qa.documents import Document, Passage
+from qa.durable_files import write_atomically
 from qa.embedder import Embedder, TextEmbedder
 from qa.ingest import Corpus, load_corpus, read_limits
 from qa.passages import split_corpus
@@ -277,13 +278,8 @@ def _publish(
         (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
         final = builds / name
         staging.rename(final)
-        # The switch: write the pointer beside, then rename over the old one (atomic on POSIX).
-        pointer_tmp = index_dir / (CURRENT_FILE + ".tmp")
-        pointer_tmp.write_text(name + "\n", encoding="utf-8")
-        with pointer_tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer_tmp, index_dir / CURRENT_FILE)
-        _fsync_dir(index_dir)
+        # The switch: the pointer replaced atomically.
+        write_atomically(index_dir / CURRENT_FILE, (name + "\n").encode())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -293,14 +289,6 @@ def _publish(
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
     return manifest, final
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _describe(

@@ -59,6 +59,28 @@ def reader(pipeline):
 
 
 LiveServer = ServerProcess  # the name the tests use
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, and none of Chromium's background connections: this machine's network is closed.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Debian Chromium driven by Playwright, for the browser tests (which skip without it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def _running_server(env: dict[str, str], log_path: Path):

@@ -1,12 +1,10 @@
 """A real browser (Debian's chromium, driven by Playwright) using the page at /."""
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (apt-get install chromium)"),
@@ -14,28 +12,12 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
-        page = context.new_page()
-        page.goto(server.url + "/")
-        yield page
-        browser.close()
+def page(server, chromium):
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
+    page = context.new_page()
+    page.goto(server.url + "/")
+    yield page
+    context.close()
 
 
 def test_cqc_question_shows_highlighted_answer_and_source(page):

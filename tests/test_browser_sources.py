@@ -6,12 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTIFACTS, SEED_DOC_ID, SEEDS
+from conftest import ARTIFACTS, CHROMIUM, SEED_DOC_ID, SEEDS
 
 from bench.sample_documents import REPORT_FACTS, REPORT_TITLE, report_pdf, scanned_pdf
 from bench.server import ServerProcess
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (apt-get install chromium)"),
@@ -47,31 +46,9 @@ def keyed_server(tmp_path_factory):
         live.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def phone_page(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
+def phone_page(chromium):
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
