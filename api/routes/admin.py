@@ -23,5 +23,7 @@ async def reindex(request: Request) -> dict:
     except Saturated as exc:
         raise HTTPException(503, f"server busy: {exc}; retry shortly", headers={"Retry-After": "1"}) from exc
     if not started:
-        raise HTTPException(409, "an index rebuild is already running")
+        raise HTTPException(
+            409, "an index rebuild or a document change is already running; try again when it has finished"
+        )
     return {"status": "rebuilding"}
