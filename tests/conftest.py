@@ -83,7 +83,7 @@ def chromium():
         browser.close()
 
 
-def _running_server(env: dict[str, str], log_path: Path):
+def running_server(env: dict[str, str], log_path: Path):
     live = ServerProcess(env, log_path)
     try:
         live.wait_ready(timeout=120.0)
@@ -92,7 +92,7 @@ def _running_server(env: dict[str, str], log_path: Path):
         live.stop()
 
 
-def _served_copy(seed_index_dir: Path, tmp_path_factory, name: str) -> dict[str, str]:
+def served_copy(seed_index_dir: Path, tmp_path_factory, name: str) -> dict[str, str]:
     """A copy of the seed corpus and its index for a server of its own: servers take uploads and removals (the
     API fuzzer sends them too), which must never touch the repository's seeds/ or the shared seed index."""
     work = tmp_path_factory.mktemp(name)
@@ -103,14 +103,14 @@ def _served_copy(seed_index_dir: Path, tmp_path_factory, name: str) -> dict[str,
 
 @pytest.fixture(scope="session")
 def server(seed_index_dir, tmp_path_factory):
-    yield from _running_server(
-        _served_copy(seed_index_dir, tmp_path_factory, "served"), tmp_path_factory.mktemp("logs") / "server.log"
+    yield from running_server(
+        served_copy(seed_index_dir, tmp_path_factory, "served"), tmp_path_factory.mktemp("logs") / "server.log"
     )
 
 
 @pytest.fixture(scope="session")
 def secured_server(seed_index_dir, tmp_path_factory):
-    yield from _running_server(
-        {**_served_copy(seed_index_dir, tmp_path_factory, "secured"), "QA_API_KEYS": '["key-one", "key-two"]'},
+    yield from running_server(
+        {**served_copy(seed_index_dir, tmp_path_factory, "secured"), "QA_API_KEYS": '["key-one", "key-two"]'},
         tmp_path_factory.mktemp("logs") / "secured.log",
     )

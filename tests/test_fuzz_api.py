@@ -4,7 +4,7 @@ conform to the schema. The number of cases that ran is written to test-artifacts
 import hypothesis
 import pytest
 import schemathesis
-from conftest import ARTIFACTS, _running_server, _served_copy
+from conftest import ARTIFACTS, running_server, served_copy
 from schemathesis.checks import positive_data_acceptance
 
 EXAMPLES_PER_OPERATION = 30  # the default run: about 100 cases
@@ -14,8 +14,8 @@ SLOW_EXAMPLES_PER_OPERATION = 400  # `pytest -m slow`: at least 1,000 cases
 @pytest.fixture(scope="module")
 def fuzzed_server(seed_index_dir, tmp_path_factory):
     """A server of the fuzzer's own: it sends uploads and removals, which must not change what other tests ask."""
-    yield from _running_server(
-        _served_copy(seed_index_dir, tmp_path_factory, "fuzzed"), tmp_path_factory.mktemp("logs") / "fuzzed.log"
+    yield from running_server(
+        served_copy(seed_index_dir, tmp_path_factory, "fuzzed"), tmp_path_factory.mktemp("logs") / "fuzzed.log"
     )
 
 
