@@ -1,12 +1,11 @@
 """The Sources panel in a real browser (Debian's chromium, driven by Playwright): listing the documents, uploading
 a PDF with an editor key, answering from it with its page, refusing a scanned PDF, and removing a document."""
 
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTIFACTS, CHROMIUM, SEED_DOC_ID, SEEDS
+from conftest import ARTIFACTS, CHROMIUM, served_copy
 
 from bench.sample_documents import REPORT_FACTS, REPORT_TITLE, report_pdf, scanned_pdf
 from bench.server import ServerProcess
@@ -23,21 +22,16 @@ SLOW_MS = 120_000  # an upload is answered once the file is read, embedded and t
 
 
 @pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory):
-    """A server over its own corpus folder (one seed article) with a read key and an editor key."""
-    root = tmp_path_factory.mktemp("sources")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEEDS / f"{SEED_DOC_ID}.txt", corpus)
+def keyed_server(seed_index_dir, tmp_path_factory):
+    """A server over its own copy of the seed corpus and index, with a read key and an editor key."""
     live = ServerProcess(
         {
-            "QA_CORPUS_DIR": str(corpus),
-            "QA_INDEX_DIR": str(root / "index"),
+            **served_copy(seed_index_dir, tmp_path_factory, "sources"),
             "QA_API_KEYS": f'["{READER_KEY}"]',
             "QA_EDITOR_KEYS": f'["{EDITOR_KEY}"]',
             "QA_INDEX_POLL_S": "0",
         },
-        root / "server.log",
+        tmp_path_factory.mktemp("logs") / "sources.log",
     )
     try:
         live.wait_ready(timeout=180)
