@@ -58,15 +58,14 @@ def cmd_index(args) -> int:
 
 
 def _store(settings):
-    """The corpus store over the configured folders, the index first brought level with the corpus folder (built
-    if there is none yet, rebuilt if its settings or model changed)."""
+    """The corpus store over the configured folders, and the index it changes, first brought level with the corpus
+    folder (built if there is none yet, rebuilt if its settings or model changed)."""
     from qa.corpus_store import CorpusStore
     from qa.embedder import Embedder
     from qa.index import ensure_index
 
     embedder = Embedder.from_settings(settings)
-    ensure_index(settings, embedder, rebuild=True)
-    return CorpusStore(settings, embedder)
+    return CorpusStore(settings, embedder), ensure_index(settings, embedder, rebuild=True)
 
 
 def cmd_add(args) -> int:
@@ -93,7 +92,7 @@ def cmd_add(args) -> int:
     except StoreError as exc:
         print(f"qa: error: {exc.reason}", file=sys.stderr)
         return 2
-    store = _store(settings)
+    store, index = _store(settings)  # each add changes the index the one before published, not one read again
     refused = 0
     named: dict[str, Path] = {}
     for path in files:
@@ -105,12 +104,8 @@ def cmd_add(args) -> int:
             continue
         named[path.name] = path
         try:
-            result, _ = store.add(path.name, path.read_bytes(), overrides)
-        except UnreadableFile as exc:
-            refused += 1
-            print(f"refused {path}: {exc.reason}", file=sys.stderr)
-            continue
-        except StoreError as exc:
+            result, index = store.add(path.name, path.read_bytes(), overrides, base=index)
+        except (UnreadableFile, StoreError) as exc:
             refused += 1
             print(f"refused {path}: {exc.reason}", file=sys.stderr)
             continue
@@ -127,11 +122,11 @@ def cmd_add(args) -> int:
 def cmd_remove(args) -> int:
     from qa.corpus_store import StoreError
 
-    store = _store(_settings(args))
+    store, index = _store(_settings(args))
     status = 0
     for doc_id in args.doc_ids:
         try:
-            store.remove(doc_id)
+            index = store.remove(doc_id, base=index)
         except StoreError as exc:
             print(f"qa: error: {exc.reason}", file=sys.stderr)
             status = 1

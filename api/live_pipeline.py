@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,11 +28,12 @@ from qa.corpus_store import (
     list_documents,
 )
 from qa.file_formats import UnreadableFile
-from qa.index import IndexProblem, build_running, current_build_dir, ensure_index, load_index
+from qa.index import CorpusIndex, IndexProblem, build_running, current_build_dir, ensure_index, load_index
 from qa.pipeline import QAPipeline
 from qa.schemas import QAResponse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NotReady(RuntimeError):
@@ -223,38 +224,32 @@ class LivePipeline:
     def store_document(self, name: str, raw: bytes, overrides: Overrides) -> AddResult:
         """Store a file in the corpus folder and index it; the new index is answered from as soon as it is
         published (questions in flight finish on the old one). DocumentRefused says why a file is refused."""
-        pipeline = self.require_pipeline()
+        try:
+            return self._change(lambda store, base: store.add(name, raw, overrides, base=base))
+        except UnreadableFile as exc:
+            raise DocumentRefused(_FILE_STATUS[exc.kind], f"{name[:200]}: {exc.reason}") from exc
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete the document's file and take it out of the index: it is never cited again (the answer cache
+        is per index build)."""
+        self._change(lambda store, base: (None, store.remove(doc_id, base=base)))
+
+    def _change(self, change: Callable[[CorpusStore, CorpusIndex], tuple[T, CorpusIndex]]) -> T:
+        """One change to the corpus at a time in this process, made on the current index and swapped in before
+        the next; the store's refusals as DocumentRefused with their HTTP status."""
         with self._change_lock:
             pipeline = self.require_pipeline()
             try:
-                result, index = self._corpus_store(pipeline).add(name, raw, overrides, base=pipeline.index)
-            except UnreadableFile as exc:
-                raise DocumentRefused(_FILE_STATUS[exc.kind], f"{name[:200]}: {exc.reason}") from exc
+                result, index = change(self._corpus_store(pipeline), pipeline.index)
             except StoreError as exc:
                 raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
             except IndexProblem as exc:
                 raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
             except OSError as exc:  # the corpus or index folder cannot be written (disk full, permissions)
-                raise DocumentRefused(507, f"the file could not be stored: {exc.strerror or exc}") from exc
+                raise DocumentRefused(507, f"the corpus folder could not be changed: {exc.strerror or exc}") from exc
             if index is not pipeline.index:
                 self.switch_to_published(pipeline.with_index(index))
             return result
-
-    def delete_document(self, doc_id: str) -> None:
-        """Delete the document's file and take it out of the index: it is never cited again (the answer cache
-        is per index build)."""
-        pipeline = self.require_pipeline()
-        with self._change_lock:
-            pipeline = self.require_pipeline()
-            try:
-                index = self._corpus_store(pipeline).remove(doc_id, base=pipeline.index)
-            except StoreError as exc:
-                raise DocumentRefused(_STORE_STATUS[exc.kind], exc.reason) from exc
-            except IndexProblem as exc:
-                raise DocumentRefused(503, f"the index cannot be changed now: {exc}") from exc
-            except OSError as exc:
-                raise DocumentRefused(507, f"the file could not be removed: {exc.strerror or exc}") from exc
-            self.switch_to_published(pipeline.with_index(index))
 
     def switch_to_published(self, pipeline: QAPipeline) -> bool:
         """Swap in a pipeline over a build of the shared index folder, only if that build is still the published

@@ -23,14 +23,14 @@ from fastapi import HTTPException, Request
 
 from qa.config import Settings
 
+_MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>'"
 
-def _bearer(request: Request) -> bytes:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+
+def _bearer_token(headers: Mapping[str, str]) -> bytes | None:
+    """The key an `Authorization: Bearer <key>` header carries; None without one."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(
-            401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
-        )
+        return None
     return token.strip().encode()
 
 
@@ -47,7 +47,10 @@ def require_api_key(request: Request) -> None:
     settings = request.app.state.settings
     if not settings.api_keys:
         return
-    if not _matches(_bearer(request), [*settings.api_keys, *settings.editor_keys]):
+    supplied = _bearer_token(request.headers)
+    if supplied is None:
+        raise HTTPException(401, _MISSING_KEY, headers={"WWW-Authenticate": "Bearer"})
+    if not _matches(supplied, [*settings.api_keys, *settings.editor_keys]):
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -62,15 +65,14 @@ def _cross_site(settings: Settings, headers: Mapping[str, str]) -> bool:
 
 def write_refusal(settings: Settings, headers: Mapping[str, str]) -> tuple[int, str] | None:
     """Why a request to change the corpus must be refused, as (status, reason); None when it may go ahead.
-    `headers`: lower-case names."""
+    `headers`: looked up by lower-case names."""
     if _cross_site(settings, headers):
         return 403, "a write from another site's page is refused (cross-site request); use this service's own page"
     if not settings.api_keys and not settings.editor_keys:
         return None
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return 401, "missing API key: send 'Authorization: Bearer <key>'"
-    supplied = token.strip().encode()
+    supplied = _bearer_token(headers)
+    if supplied is None:
+        return 401, _MISSING_KEY
     if _matches(supplied, settings.editor_keys):
         return None
     if _matches(supplied, settings.api_keys):
@@ -81,7 +83,7 @@ def write_refusal(settings: Settings, headers: Mapping[str, str]) -> tuple[int, 
 def require_editor_key(request: Request) -> None:
     """Changing the corpus: open with no keys at all (from this site or a script); otherwise an editor key (401
     without a valid key, 403 with one that may only ask)."""
-    refusal = write_refusal(request.app.state.settings, {k.lower(): v for k, v in request.headers.items()})
+    refusal = write_refusal(request.app.state.settings, request.headers)  # Starlette's headers: any case
     if refusal is not None:
         status, reason = refusal
         raise HTTPException(status, reason, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)

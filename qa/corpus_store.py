@@ -23,6 +23,7 @@ import logging
 import re
 import time
 import unicodedata
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Iterator, Literal
@@ -33,9 +34,17 @@ from qa.config import Settings
 from qa.documents import Document
 from qa.durable_files import fsync_dir, write_atomically
 from qa.embedder import TextEmbedder
-from qa.file_formats import SUFFIX_TYPES, ReadLimits, UnreadableFile, file_type, read_file
+from qa.file_formats import SUFFIX_TYPES, UnreadableFile, file_type, read_file
 from qa.index import CorpusIndex, IndexBuildBusy, build_lock, current_build_dir, load_index, update_index
-from qa.ingest import OVERRIDES_DIR, CorpusError, load_corpus, read_sidecar, sha256_bytes, sidecar_path
+from qa.ingest import (
+    OVERRIDES_DIR,
+    CorpusError,
+    load_corpus,
+    read_limits,
+    read_sidecar,
+    sha256_bytes,
+    sidecar_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +151,21 @@ def document_info(document: Document, passages: int) -> DocumentInfo:
     )
 
 
+def _passage_counts(index: CorpusIndex) -> Counter[str]:
+    return Counter(passage.doc_id for passage in index.passages)
+
+
 def list_documents(index: CorpusIndex) -> list[DocumentInfo]:
     """Every document the index answers from, in corpus order."""
-    counts: dict[str, int] = {}
-    for passage in index.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
-    return [document_info(d, counts.get(d.id, 0)) for d in index.documents.values()]
+    counts = _passage_counts(index)
+    return [document_info(d, counts[d.id]) for d in index.documents.values()]
 
 
 def get_document(index: CorpusIndex, doc_id: str) -> DocumentDetail:
     document = index.documents.get(doc_id)
     if document is None:
         raise StoreError(f"no document with id '{doc_id[:200]}'", "not_found")
-    passages = sum(1 for p in index.passages if p.doc_id == doc_id)
-    return DocumentDetail(**document_info(document, passages).model_dump(), text=document.text)
+    return DocumentDetail(**document_info(document, _passage_counts(index)[doc_id]).model_dump(), text=document.text)
 
 
 class CorpusStore:
@@ -165,7 +175,7 @@ class CorpusStore:
         self.settings = settings
         self.embedder = embedder
         self.folder = Path(settings.corpus_dir)
-        self.limits = ReadLimits(max_bytes=settings.max_upload_bytes, max_pdf_pages=settings.max_pdf_pages)
+        self.limits = read_limits(settings)
 
     def check(self, name: str, raw: bytes) -> list[Document]:
         """The document a file would become (UnreadableFile when it cannot be one), before anything is stored."""
@@ -248,7 +258,7 @@ class CorpusStore:
                 else:
                     write_atomically(sidecar, previous_sidecar)
                 raise
-            self._tidy_sidecars()
+            self._tidy_sidecars(new_index)
             document = new_index.documents.get(doc_id)
             if document is None:  # read before, so only a change made behind the store's back gets here
                 raise StoreError(f"{stored_name} was stored but could not be indexed; see the log", "conflict")
@@ -304,7 +314,7 @@ class CorpusStore:
                 if previous is not None and not path.exists():
                     write_atomically(path, previous)
                 raise
-            self._tidy_sidecars()
+            self._tidy_sidecars(new_index)
             log.info("document %s removed (%s)", doc_id, document.source)
             return new_index
 
@@ -330,11 +340,13 @@ class CorpusStore:
                         log.info("removing %s, left by an interrupted upload", path.name)
                         path.unlink(missing_ok=True)
 
-    def _tidy_sidecars(self) -> None:
-        """Keep only the entries of the files now in the folder, for their present contents."""
+    def _tidy_sidecars(self, index: CorpusIndex) -> None:
+        """Keep only the entries of the files now in the folder, for their present contents (checksums as the new
+        index read them; a file it skipped is read again)."""
         folder = self.folder / OVERRIDES_DIR
         if not folder.is_dir():
             return
+        checksums = {d.source: d.file_sha256 for d in index.documents.values() if d.file_sha256}
         for sidecar in folder.glob("*.json"):
             relative = sidecar.name[: -len(".json")].replace("%2F", "/")
             path = self.folder / relative
@@ -342,14 +354,14 @@ class CorpusStore:
                 sidecar.unlink(missing_ok=True)
                 continue
             entries = read_sidecar(self.folder, relative)
-            checksum = sha256_bytes(path.read_bytes())
+            checksum = checksums.get(relative) or sha256_bytes(path.read_bytes())
             if set(entries) - {checksum}:
                 kept = {checksum: entries[checksum]} if checksum in entries else {}
                 write_atomically(sidecar, json.dumps(kept, ensure_ascii=False).encode())
 
     @staticmethod
     def _result(index: CorpusIndex, document: Document, status: Literal["added", "updated", "unchanged"]) -> AddResult:
-        passages = sum(1 for p in index.passages if p.doc_id == document.id)
+        passages = _passage_counts(index)[document.id]
         return AddResult(
             doc_id=document.id,
             title=document.title,

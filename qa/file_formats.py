@@ -166,8 +166,6 @@ def _html(doc_id: str, source: str, raw: bytes) -> Document:
     asides, bylines and footers are left out (trafilatura's main-content extraction)."""
     import trafilatura
 
-    if not raw.strip():
-        raise UnreadableFile("empty file")
     try:
         found = trafilatura.bare_extraction(
             raw,
@@ -229,8 +227,6 @@ def _pdf(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
     """Text per page (PDFium), pages joined by a blank line; `page_starts` keeps where each page begins."""
     import pypdfium2 as pdfium
 
-    if not raw.strip():
-        raise UnreadableFile("empty file")
     try:
         pdf = pdfium.PdfDocument(raw)
     except Exception as exc:  # PdfiumError, mostly
@@ -262,17 +258,11 @@ def _pdf(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
         pdf.close()
     if not any(t.strip() for t in texts):
         raise UnreadableFile("no text layer (a scanned PDF?); run it through OCR first")
-    text_parts: list[str] = []
-    page_starts: list[int] = []
-    offset = 0
-    for page_text in texts:
-        page_starts.append(offset)
-        text_parts.append(page_text)
-        offset += len(page_text) + 2
-    text = "\n\n".join(text_parts)
+    page_starts = [0]
+    for page_text in texts[:-1]:
+        page_starts.append(page_starts[-1] + len(page_text) + 2)  # pages joined by a blank line
     # Offsets must stay valid: no stripping of the joined text (a leading empty page keeps its place).
-    if not text.strip():
-        raise UnreadableFile("no text layer (a scanned PDF?); run it through OCR first")
+    text = "\n\n".join(texts)
     date, _ = split_date_line(text)
     return Document(
         id=doc_id,
@@ -303,8 +293,6 @@ def _docx(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
     first paragraph, a leading `date YYYY-MM-DD` paragraph as the date."""
     import docx
 
-    if not raw:
-        raise UnreadableFile("empty file")
     _check_zip(raw, limits).close()
     blocks: list[str] = []
     try:
@@ -330,8 +318,9 @@ def _docx(doc_id: str, source: str, raw: bytes, limits: ReadLimits) -> Document:
 def read_file(
     name: str, raw: bytes, limits: ReadLimits | None = None, skipped: list[str] | None = None
 ) -> list[Document]:
-    """The articles in one file. `name` is its path relative to the corpus folder (the documents' `source`); the
-    id of a single-article file is its stem. `skipped` collects the unreadable lines of a .jsonl collection."""
+    """The articles in one file (an empty or oversized one is refused here, before any reader sees it). `name` is
+    its path relative to the corpus folder (the documents' `source`); the id of a single-article file is its stem.
+    `skipped` collects the unreadable lines of a .jsonl collection."""
     limits = limits or ReadLimits()
     kind = file_type(name)
     if len(raw) > limits.max_bytes:

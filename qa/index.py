@@ -163,19 +163,19 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def _tokenize(texts: list[str], return_ids: bool) -> Any:
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
+
+
 def bm25_tokenize(texts: list[str]) -> Any:
     """The one tokenizer for BM25, at build time and at question time: lower-cased, English stop words dropped,
     Snowball-stemmed ("visits" matches "visit")."""
-    bm25s = _bm25s()
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
+    return _tokenize(texts, return_ids=True)
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """`bm25_tokenize` as token strings per text, the form stored with a build."""
-    bm25s = _bm25s()
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False)
+    return _tokenize(texts, return_ids=False)
 
 
 def bm25_text(passage: Passage, document: Document) -> str:
@@ -292,15 +292,20 @@ def _publish(
 
 
 def _describe(
-    corpus: Corpus, embedder_name: str, dimensions: int, options: dict[str, Any], corpus_dir: Path | str, change: str
+    corpus: Corpus,
+    embedder_name: str,
+    dimensions: int,
+    passage_settings: PassageSettings,
+    index_type: str,
+    corpus_dir: Path | str,
+    change: str,
 ) -> dict[str, Any]:
+    """The manifest's account of what a build was made from and what made it."""
     return dict(
         embedding_model=embedder_name,
         dimensions=dimensions,
-        index_type=options["index_type"],
-        passage_settings=PassageSettings(
-            sentences=options["sentences"], overlap=options["overlap"], max_chars=options["max_chars"]
-        ),
+        index_type=index_type,
+        passage_settings=passage_settings,
         corpus_dir=str(corpus_dir),
         corpus_fingerprint=corpus.fingerprint,
         skipped_files=corpus.skipped,
@@ -340,12 +345,19 @@ def build_index(
         tokens=tokens,
         next_passage_id=len(passages),
     )
-    options = dict(sentences=sentences, overlap=overlap, max_chars=max_chars, index_type=index_type)
     manifest, final = _publish(
         index_dir,
         content,
         _bm25_index(tokens),
-        _describe(corpus, embedder.name, int(vectors.shape[1]), options, corpus_dir, "full build"),
+        _describe(
+            corpus,
+            embedder.name,
+            int(vectors.shape[1]),
+            PassageSettings(sentences=sentences, overlap=overlap, max_chars=max_chars),
+            index_type,
+            corpus_dir,
+            "full build",
+        ),
     )
     log.info("index build %s done in %.1fs", final.name, time.perf_counter() - started)
     return manifest
@@ -559,14 +571,11 @@ def update_index(
         tokens=tokens_in_order,
         next_passage_id=base.manifest.next_passage_id + len(new_passages),
     )
-    options = dict(
-        sentences=settings.sentences, overlap=settings.overlap, max_chars=settings.max_chars, index_type=index_type
-    )
     manifest, final = _publish(
         index_dir,
         content,
         bm25,
-        _describe(corpus, embedder.name, base.manifest.dimensions, options, corpus_dir, change.describe()),
+        _describe(corpus, embedder.name, base.manifest.dimensions, settings, index_type, corpus_dir, change.describe()),
     )
     change.seconds = time.perf_counter() - started
     log.info(
