@@ -5,6 +5,12 @@ replay of SQuAD training questions so Wikipedia skills are not forgotten.
     python -m lab.adapt_news --base-model qa/models/reader --news-set eval/news \
         --news-qa ../shared/data/news-qa/qamr_wikinews_dev.json.gz --squad-dir ../shared/data/squad --out runs/news
 
+Training runs in stages of `--stage-batches` batches; after each one the whole state is saved
+(out/train_state.pt), so a run can be stopped (or stop itself with `--max-stages`) and resumed by starting the same
+command again: it continues with exactly the batches the unbroken run would have taken. Run it in the background:
+
+    nohup python -m lab.adapt_news ... --max-stages 3 > runs/news/log.txt 2>&1 &
+
 One checkpoint per epoch is saved (out/epoch-N), its own abstain threshold and calibration re-chosen on the SQuAD
 validation articles (as training does); choose among them on news validation with
 `qa eval news --model out/epoch-N --fit-decision ...`, never on the seed article. QAMR articles that share a
@@ -14,8 +20,10 @@ sentence with any news-set article are dropped, so no validation article is trai
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -138,6 +146,26 @@ def recalibrate_on_squad_validation(model_dir: Path, squad_dir: Path, reader=Non
     }
 
 
+def _fingerprint(settings: dict, feats: dict[str, np.ndarray], plan: list[list[np.ndarray]]) -> str:
+    """What a resumed run must share with the run that saved the state: its settings, windows and batch order."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for key in sorted(feats):
+        digest.update(np.ascontiguousarray(feats[key]).tobytes())
+    for epoch in plan:
+        for batch in epoch:
+            digest.update(np.asarray(batch, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def _save_state(path: Path, state: dict) -> None:
+    """Write the training state whole or not at all: a run killed while saving resumes from the previous stage."""
+    import torch
+
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
 def adapt(
     base_model: Path,
     news_dir: Path,
@@ -154,7 +182,16 @@ def adapt(
     max_length: int = 384,
     passage_sentences: int | None = None,
     passage_overlap: int | None = None,
+    negatives_per_question: int = 2,
+    stage_batches: int = 100,
+    max_stages: int | None = None,
+    recalibrate: bool = True,
 ) -> dict:
+    """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
+    optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
+    arguments, a run resumes where the last stage ended (the data and batch order are rebuilt from the seed and
+    checked against the saved fingerprint). `max_stages` stops after that many stages (resume later). Each epoch
+    ends with a checkpoint `out/epoch-N`."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -166,7 +203,9 @@ def adapt(
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    news = news_train_examples(news_dir, rng, sentences=passage_sentences, overlap=passage_overlap)
+    news = news_train_examples(
+        news_dir, rng, negatives_per_question, sentences=passage_sentences, overlap=passage_overlap
+    )
     qamr, dropped = [], []
     for path in news_qa:
         found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
@@ -178,7 +217,9 @@ def adapt(
         squad = [pool[i] for i in sorted(rng.choice(len(pool), size=min(squad_limit, len(pool)), replace=False))]
     data = {
         "news_train_examples": len(news),
+        "news_train_unanswerable_examples": sum(e.is_impossible for e in news),
         "news_repeat": news_repeat,
+        "negatives_per_question": negatives_per_question,
         "qamr_examples": len(qamr),
         "qamr_articles_dropped_as_news_set_overlap": dropped,
         "squad_replay_examples": len(squad),
@@ -190,54 +231,106 @@ def adapt(
     settings = ReaderSettings.load(base_model)
     config = TrainConfig(squad_dir=str(squad_dir or ""), out=str(out), max_length=max_length, batch_size=batch_size)
     parts = [build_features(tokenizer, news, config, rng, repeat_unanswerable=1) for _ in range(news_repeat)]
-    parts += [build_features(tokenizer, qamr + squad, config, rng)]
+    if qamr or squad:
+        parts += [build_features(tokenizer, qamr + squad, config, rng)]
     feats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     lengths = feats["attention_mask"].sum(axis=1)
-    steps_per_epoch = max(1, len(lengths) // batch_size)
+    # Every epoch's batches are drawn up front, so a resumed run takes exactly the batches the first one would have.
+    plan = [epoch_batches(lengths, batch_size, rng, group_by_length=True) for _ in range(epochs)]
+    steps_per_epoch = len(plan[0])
     total = steps_per_epoch * epochs
+    run_settings = {
+        "base_model": str(base_model),
+        "data": data,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "seed": seed,
+        "max_length": max_length,
+    }
+    fingerprint = _fingerprint(run_settings, feats, plan)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: min((step + 1) / max(1, total // 10), max(0.0, (total - step) / max(1, total - total // 10))),
     )
-    history = []
-    step = 0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        losses = []
-        for idx in tqdm(
-            epoch_batches(lengths, batch_size, rng, group_by_length=True), desc=f"epoch {epoch}", unit="batch"
-        ):
-            losses.append(train_step(model, feats, idx, int(lengths[idx].max()), optimizer, scheduler))
-            step += 1
-        model.eval()
-        checkpoint = out / f"epoch-{epoch}"
-        save_model(model, tokenizer, settings, checkpoint)
-        entry = {
-            "epoch": epoch,
-            "steps": step,
-            "train_loss": float(np.mean(losses)),
-            "elapsed_s": round(time.time() - started, 1),
-            "checkpoint": str(checkpoint),
-        }
-        if squad_dir:
-            from qa.reader.model import Reader
+    state_path = out / "train_state.pt"
+    step, history, losses, elapsed_before = 0, [], [], 0.0
+    if state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["fingerprint"] != fingerprint:
+            raise SystemExit(
+                f"{state_path} was saved by a run with other data or settings; use another --out to start afresh"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        step, history, losses = state["step"], state["history"], state["losses"]
+        elapsed_before = state["elapsed_s"]
+        log.info("resuming at batch %d of %d from %s", step, total, state_path)
 
-            reader = Reader(model, tokenizer, ReaderSettings.load(checkpoint), device="cpu", batch_size=32)
-            entry.update(recalibrate_on_squad_validation(checkpoint, squad_dir, reader))
-        history.append(entry)
-        log.info("%s", history[-1])
+    def save_state() -> None:
+        _save_state(
+            state_path,
+            {
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "history": history,
+                "losses": losses,
+                "elapsed_s": elapsed_before + time.time() - started,
+            },
+        )
+
+    stages_run = 0
+    progress = tqdm(total=total, initial=step, desc="adapting", unit="batch")
+    while step < total:
+        model.train()
+        epoch, within = divmod(step, steps_per_epoch)
+        idx = plan[epoch][within]
+        losses.append(train_step(model, feats, idx, int(lengths[idx].max()), optimizer, scheduler))
+        step += 1
+        progress.update(1)
+        epoch_done = step % steps_per_epoch == 0
+        if epoch_done:
+            model.eval()
+            checkpoint = out / f"epoch-{epoch + 1}"
+            save_model(model, tokenizer, settings, checkpoint)
+            entry = {
+                "epoch": epoch + 1,
+                "steps": step,
+                "train_loss": float(np.mean(losses[-steps_per_epoch:])),
+                "elapsed_s": round(elapsed_before + time.time() - started, 1),
+                "checkpoint": str(checkpoint),
+            }
+            if squad_dir and recalibrate:
+                from qa.reader.model import Reader
+
+                reader = Reader(model, tokenizer, ReaderSettings.load(checkpoint), device="cpu", batch_size=32)
+                entry.update(recalibrate_on_squad_validation(checkpoint, squad_dir, reader))
+            history.append(entry)
+            log.info("%s", entry)
+        if epoch_done or step % stage_batches == 0:
+            save_state()
+            stages_run += 1
+            if max_stages and stages_run >= max_stages and step < total:
+                log.info("stopped after %d stage(s) at batch %d of %d; run again to resume", stages_run, step, total)
+                break
+    progress.close()
     summary = {
-        "base_model": str(base_model),
-        "data": data,
+        **run_settings,
         "windows": int(len(lengths)),
-        "epochs": epochs,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size,
-        "seed": seed,
+        "batches_per_epoch": steps_per_epoch,
+        "batches_done": step,
+        "finished": step >= total,
+        "elapsed_s": round(elapsed_before + time.time() - started, 1),
         "history": history,
         "note": "each checkpoint's threshold and calibration re-chosen on SQuAD validation when --squad-dir is "
-        "given; the answer decision is re-fitted on news validation",
+        "given (unless --no-recalibrate); the answer decision is re-fitted on news validation",
     }
     (out / "adapt_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -257,6 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--passage-sentences", type=int, help="news passages' sentences (default: the service's)")
     parser.add_argument("--passage-overlap", type=int, help="news passages' shared sentences (default: the service's)")
+    parser.add_argument("--negatives", type=int, default=2, help="no-answer passages per news question")
+    parser.add_argument("--stage-batches", type=int, default=100, help="batches per stage (state saved after each)")
+    parser.add_argument("--max-stages", type=int, help="stop after this many stages; run again to resume")
+    parser.add_argument(
+        "--no-recalibrate", action="store_true", help="skip the SQuAD-validation threshold after each epoch"
+    )
     parser.add_argument("--threads", type=int)
     parser.add_argument(
         "--recalibrate-only",
@@ -289,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.lr,
         passage_sentences=args.passage_sentences,
         passage_overlap=args.passage_overlap,
+        negatives_per_question=args.negatives,
+        stage_batches=args.stage_batches,
+        max_stages=args.max_stages,
+        recalibrate=not args.no_recalibrate,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -95,3 +95,50 @@ def test_weight_average_interpolates_and_refuses_other_architectures(tmp_path):
     with pytest.raises(ValueError, match="would overwrite the reader"):
         average_readers(start, adapted, 0.5, adapted)
     assert (adapted / "model.safetensors").exists()
+
+
+def _small_news_set(folder):
+    """Two train articles of the news set with their questions: enough windows for a few tiny batches."""
+    import shutil
+
+    news = load_news_set(NEWS_DIR)
+    chosen = sorted(a for a, meta in news.articles.items() if meta.split == "train")[:2]
+    (folder / "articles").mkdir(parents=True)
+    for name in chosen:
+        shutil.copy(NEWS_DIR / "articles" / f"{name}.txt", folder / "articles" / f"{name}.txt")
+    rows = [json.loads(line) for line in (NEWS_DIR / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    (folder / "articles.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["article"] in chosen), encoding="utf-8"
+    )
+    questions = [q.model_dump() for q in news.questions if q.article in chosen]
+    (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    return folder
+
+
+def test_adaptation_stopped_after_a_stage_resumes_to_the_same_weights_as_an_unbroken_run(tmp_path):
+    import pytest
+    import torch
+
+    from lab.adapt_news import adapt
+    from qa.config import PROJECT_ROOT
+
+    news_dir = _small_news_set(tmp_path / "news")
+    base = PROJECT_ROOT / "qa" / "models" / "reader"
+
+    def run(out, max_stages, learning_rate=2e-5):
+        return adapt(
+            base, news_dir, out, [], None, news_repeat=1, epochs=1, batch_size=4, stage_batches=2,
+            max_stages=max_stages, learning_rate=learning_rate,
+        )  # fmt: skip
+
+    broken = run(tmp_path / "broken", 1)
+    assert broken["batches_done"] == 2 and not broken["finished"]
+    resumed = run(tmp_path / "broken", 1)  # started again: continues from batch 2
+    unbroken = run(tmp_path / "unbroken", 2)
+    assert resumed["batches_done"] == unbroken["batches_done"] == 4
+    first = torch.load(tmp_path / "broken" / "train_state.pt", weights_only=False)
+    second = torch.load(tmp_path / "unbroken" / "train_state.pt", weights_only=False)
+    assert first["losses"] == second["losses"]
+    assert all(torch.equal(first["model"][k], second["model"][k]) for k in first["model"])
+    with pytest.raises(SystemExit, match="other data or settings"):
+        run(tmp_path / "broken", 1, learning_rate=1e-4)
