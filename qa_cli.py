@@ -237,7 +237,7 @@ def cmd_eval_dates(args) -> int:
     # The seed questions are asked of the service's own corpus, with the models already loaded.
     seed_pipeline = QAPipeline.from_settings(base, models=news_pipeline.models)
     documents = {**news.documents, **{d.id: d for d in load_corpus(base.corpus_dir).documents}}
-    result = evaluate_dates(news_pipeline, seed_pipeline, questions, documents, Path(args.out))
+    result = evaluate_dates(news_pipeline, seed_pipeline, questions, documents, Path(args.out), Path(args.file))
     return _print_report(result["summary"], args.out)
 
 
