@@ -126,7 +126,7 @@ def to_markdown(c: Comparison) -> str:
     verdict = (
         f"**REGRESSION**: B's F1 is {-c.f1_difference:.2f} points below A's, more than the {c.max_drop:g} allowed."
         if c.regression
-        else f"**OK**: B's F1 is within {c.max_drop:g} points of A's or above it ({c.f1_difference:+.2f})."
+        else f"**OK**: B's F1 minus A's is {c.f1_difference:+.2f} points; a drop of more than {c.max_drop:g} fails."
     )
     low, high = c.f1_difference_ci95
     m = c.mcnemar
