@@ -237,8 +237,48 @@ def cmd_eval_dates(args) -> int:
     # The seed questions are asked of the service's own corpus, with the models already loaded.
     seed_pipeline = QAPipeline.from_settings(base, models=news_pipeline.models)
     documents = {**news.documents, **{d.id: d for d in load_corpus(base.corpus_dir).documents}}
-    result = evaluate_dates(news_pipeline, seed_pipeline, questions, documents, Path(args.out))
+    result = evaluate_dates(news_pipeline, seed_pipeline, questions, documents, Path(args.out), Path(args.file))
     return _print_report(result["summary"], args.out)
+
+
+def cmd_eval_run(args) -> int:
+    """An evaluator's set scored locally (over --corpus-dir, a SQuAD file's own contexts, or the configured corpus) or
+    against a running service (--url)."""
+    from eval.question_set import load_question_set
+    from eval.run_files import SQUAD_KEYS
+    from eval.run_set import run_set
+
+    local_only = ("corpus_dir", "index_dir", "model", "backend", "int8", "decision")
+    if args.url is not None:
+        given = [f"--{name.replace('_', '-')}" for name in local_only if getattr(args, name) is not None]
+        if given:
+            print(f"qa: error: {', '.join(given)} apply to a local run, not with --url", file=sys.stderr)
+            return 2
+    elif args.api_key is not None or args.concurrency is not None:
+        print("qa: error: --api-key and --concurrency apply with --url only", file=sys.stderr)
+        return 2
+    question_set = load_question_set(Path(args.set), args.format)
+    summary = run_set(
+        question_set,
+        Path(args.out),
+        _settings(args),
+        corpus_dir=args.corpus_dir,
+        index_dir=args.index_dir,
+        url=args.url,
+        api_key=args.api_key or os.environ.get("QA_EVAL_API_KEY") or None,
+        passages_read=args.passages_read,
+        concurrency=args.concurrency or 4,
+    )
+    shown = {key: summary[key] for key in (*SQUAD_KEYS, "exact_ci95", "f1_ci95") if key in summary}
+    return _print_report(shown, args.out)
+
+
+def cmd_eval_compare(args) -> int:
+    from eval.compare import compare_runs, to_markdown
+
+    comparison = compare_runs(Path(args.run_a), Path(args.run_b), args.max_drop)
+    print(comparison.model_dump_json(indent=2) if args.json else to_markdown(comparison))
+    return 1 if comparison.regression else 0
 
 
 def cmd_eval_news_check(args) -> int:
@@ -368,13 +408,23 @@ def cmd_train_reader(args, rest: list[str]) -> int:
 
 
 # Optional dependencies of the parts above the served path (pyproject.toml extras).
-_EXTRAS = {"matplotlib": "eval", "sklearn": "eval,lab", "httpx": "bench"}
+_EXTRAS = {"matplotlib": "eval", "sklearn": "eval,lab", "httpx": "eval"}
 
 
 def _positive_int(text: str) -> int:
     value = int(text) if text.lstrip("-").isdigit() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of points, 0 or more, not {text!r}")
     return value
 
 
@@ -492,6 +542,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval/reports/dates", help="report folder")
     p.set_defaults(func=cmd_eval_dates)
 
+    p = evals.add_parser(
+        "run",
+        help="score your own question set (JSONL, CSV, SQuAD JSON) locally or against a running service",
+        description="Score a question set: locally over --corpus-dir (default: the configured corpus; a SQuAD file "
+        "without one: its own contexts, in a temporary index) or against a running service (--url). Writes "
+        "summary.json (the official SQuAD 2.0 keys, 0-100), predictions.json, na_prob.json, gold.json, "
+        "per_question.jsonl, report.md and threshold.png to --out.",
+    )
+    p.add_argument("--set", required=True, metavar="FILE", help="questions: .jsonl, .csv, .tsv or SQuAD .json[.gz]")
+    p.add_argument("--format", choices=["jsonl", "csv", "tsv", "squad"], help="override the format the name implies")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder to write")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--corpus-dir", type=Path, help="local run over this corpus folder (its own index)")
+    where.add_argument("--url", help="ask the running service at this address (POST /ask)")
+    p.add_argument("--index-dir", type=Path, help="local run: index folder (default: one of its own for --corpus-dir)")
+    p.add_argument("--api-key", help="with --url: bearer key (default: $QA_EVAL_API_KEY)")
+    p.add_argument("--concurrency", type=_positive_int, help="with --url: questions in flight at once (default 4)")
+    p.add_argument("--passages", "--top-k", dest="passages_read", type=_positive_int, help="passages read per question")
+    model_options(p)
+    p.set_defaults(func=cmd_eval_run)
+
+    p = evals.add_parser(
+        "compare",
+        help="compare two runs question by question; exit 1 when B's F1 drops more than --max-drop",
+        description="Pair two run folders by question id: F1 and exact match, a paired bootstrap interval for the F1 "
+        "difference, McNemar's exact test, the questions that got worse and better. Exit status 1 when B's F1 is "
+        "more than --max-drop points below A's, 0 otherwise, 2 on bad input.",
+    )
+    p.add_argument("run_a", metavar="RUN_A", help="the baseline run folder")
+    p.add_argument("run_b", metavar="RUN_B", help="the run folder to judge")
+    p.add_argument(
+        "--max-drop", type=_points, default=1.0, metavar="POINTS", help="F1 points (0-100) B may lose (default 1.0)"
+    )
+    p.add_argument("--json", action="store_true", help="the comparison as JSON instead of Markdown")
+    p.set_defaults(func=cmd_eval_compare)
+
     p = evals.add_parser("news-check", help="check the news set: verbatim answers and evidence, split by article")
     p.add_argument("--set", default="eval/news", help="news set folder")
     p.set_defaults(func=cmd_eval_news_check)
@@ -577,8 +663,11 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_train_reader(None, argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from eval.asking import RemoteError
     from eval.dates_eval import DateSetError
     from eval.news_set import NewsSetError
+    from eval.question_set import QuestionSetError
+    from eval.run_files import RunFilesError
     from eval.seed import EvalSetError
     from eval.squad_data import DatasetError
     from qa.index import IndexProblem
@@ -600,7 +689,10 @@ def main(argv: list[str] | None = None) -> int:
         DateSetError,
         EvalSetError,
         NewsSetError,
+        QuestionSetError,
         ReaderLoadError,
+        RemoteError,
+        RunFilesError,
     ) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,15 @@
-"""End-to-end scoring shared by the seed and news evaluations: ask the pipeline each question, score what it
-answered (and what it would have answered at any threshold), and summarise."""
+"""End-to-end scoring shared by the seed and news evaluations: ask the pipeline each question (`eval.asking`), score
+what it answered (and what it would have answered at any threshold), and summarise. The same outcomes also go
+through the run scorer (`eval.scoring`), so these sets get the run folder every `qa eval run` gets."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from tqdm.auto import tqdm
-
+from eval.asking import LocalAsker, Outcome
+from eval.question_set import EvalQuestion
 from eval.report import percentiles, plot_threshold_curve
 from qa.metrics import best_threshold, score_prediction, score_question
 from qa.pipeline import QAPipeline
@@ -16,62 +17,91 @@ from qa.pipeline import QAPipeline
 RECALL_KS = (1, 3, 5)
 
 
+@dataclass
+class AnsweredSet:
+    """A set answered by the pipeline: the questions as the run scorer reads them, the outcomes, and the seed and
+    news evaluations' own per-question records (their figures: `summarise`)."""
+
+    questions: list[EvalQuestion]
+    outcomes: list[Outcome]
+    records: list[dict[str, Any]]
+
+
+def as_eval_question(row: dict[str, Any], tags: Sequence[str] = ()) -> EvalQuestion:
+    return EvalQuestion(
+        id=row["id"],
+        question=row["question"],
+        answers=row["answers"],
+        doc_id=row.get("doc_id"),
+        evidence=row.get("evidence") or [],
+        tags=list(tags),
+    )
+
+
+def answer_set(
+    pipeline: QAPipeline,
+    rows: Iterable[dict[str, Any]],
+    passages_read: int | None = None,
+    desc: str = "questions",
+    tags: Sequence[str] = (),
+) -> AnsweredSet:
+    """Ask every row (`id`, `question`, `answers`, `evidence`, `answerable`, optional `doc_id`: the article the
+    question is about) as the service would answer it, keeping the best span whatever the threshold too, for
+    threshold curves and forced-answer figures."""
+    rows = list(rows)
+    questions = [as_eval_question(row, tags) for row in rows]
+    outcomes = LocalAsker(pipeline, passages_read).ask_all(questions, desc)
+    retrieval_k = max(max(RECALL_KS), passages_read or pipeline.settings.passages_read)
+    records = [_record(pipeline, row, outcome, retrieval_k) for row, outcome in zip(rows, outcomes)]
+    return AnsweredSet(questions, outcomes, records)
+
+
 def answer_questions(
     pipeline: QAPipeline, rows: Iterable[dict[str, Any]], passages_read: int | None = None, desc: str = "questions"
 ) -> list[dict[str, Any]]:
-    """One result per row (`id`, `question`, `answers`, `evidence`, `answerable`, optional `doc_id`: the article
-    the question is about). The pipeline answers as the service would; the best span whatever the threshold is
-    kept too, for threshold curves and forced-answer figures."""
-    rows = list(rows)
-    retrieval_k = max(max(RECALL_KS), passages_read or pipeline.settings.passages_read)
-    results = []
-    for row in tqdm(rows, desc=desc, unit="q"):
-        started = time.perf_counter()
-        reading = pipeline.read(row["question"], passages_read)
-        answers = pipeline.decide(reading)
-        latency_ms = 1000 * (time.perf_counter() - started)
-        retrieved = pipeline.retriever.retrieve(row["question"], retrieval_k)
-        evidence = row.get("evidence") or []
-        gold_doc = row.get("doc_id")
-        scored = pipeline.score(reading)
-        best = scored[0] if scored else None
-        best_f1 = score_prediction(best.text, row["answers"])[1] if best and row["answerable"] else 0.0
-        scores = [score_prediction(a.text, row["answers"]) for a in answers] if row["answerable"] else []
-        em, f1 = scores[0] if scores else (0.0, 0.0)
-        # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
-        # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
-        correct = [answer_f1 >= 0.5 for _, answer_f1 in scores]
-        cited_all = [any(e in a.citation.passage for e in evidence) for a in answers] if row["answerable"] else []
-        first_hit = next(
-            (rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None
-        )
-        article_hit = next((rank for rank, r in enumerate(retrieved, 1) if r.passage.doc_id == gold_doc), None)
-        results.append(
-            {
-                "id": row["id"],
-                "question": row["question"],
-                "answerable": row["answerable"],
-                "gold": row["answers"],
-                "gold_doc": gold_doc,
-                "prediction": answers[0].text if answers else "",
-                "score": answers[0].score if answers else None,
-                "predicted_doc": answers[0].citation.doc_id if answers else None,
-                "all_answers": [a.text for a in answers],
-                "abstained": not answers,
-                "best_span": best.text if best else "",
-                "best_span_score": best.score if best else 0.0,
-                "best_span_f1": best_f1,
-                "em": em,
-                "f1": f1,
-                "citations_correct": [c for c, ok in zip(cited_all, correct) if ok],
-                "citations_all_answers": cited_all,
-                "extra_wrong_answers": sum(not ok for ok in correct[1:]),
-                "evidence_rank": first_hit,
-                "article_rank": article_hit,
-                "latency_ms": latency_ms,
-            }
-        )
-    return results
+    """The per-question records of `answer_set`."""
+    return answer_set(pipeline, rows, passages_read, desc).records
+
+
+def _record(pipeline: QAPipeline, row: dict[str, Any], outcome: Outcome, retrieval_k: int) -> dict[str, Any]:
+    answers = outcome.response.answers
+    # Deeper than the passages read: recall@5 of the evidence passage even when 4 are read.
+    retrieved = pipeline.retriever.retrieve(row["question"], retrieval_k)
+    evidence = row.get("evidence") or []
+    gold_doc = row.get("doc_id")
+    best = outcome.forced
+    best_f1 = score_prediction(best.text, row["answers"])[1] if best and row["answerable"] else 0.0
+    scores = [score_prediction(a.text, row["answers"]) for a in answers] if row["answerable"] else []
+    em, f1 = scores[0] if scores else (0.0, 0.0)
+    # Citation right: the cited passage holds one of the question's evidence strings. Judged for every answer
+    # that is right (F1 >= 0.5 against gold); an extra answer that is wrong is an answer error, counted apart.
+    correct = [answer_f1 >= 0.5 for _, answer_f1 in scores]
+    cited_all = [any(e in a.citation.passage for e in evidence) for a in answers] if row["answerable"] else []
+    first_hit = next((rank for rank, r in enumerate(retrieved, 1) if any(e in r.passage.text for e in evidence)), None)
+    article_hit = next((rank for rank, r in enumerate(retrieved, 1) if r.passage.doc_id == gold_doc), None)
+    return {
+        "id": row["id"],
+        "question": row["question"],
+        "answerable": row["answerable"],
+        "gold": row["answers"],
+        "gold_doc": gold_doc,
+        "prediction": answers[0].text if answers else "",
+        "score": answers[0].score if answers else None,
+        "predicted_doc": answers[0].citation.doc_id if answers else None,
+        "all_answers": [a.text for a in answers],
+        "abstained": not answers,
+        "best_span": best.text if best else "",
+        "best_span_score": best.score if best else 0.0,
+        "best_span_f1": best_f1,
+        "em": em,
+        "f1": f1,
+        "citations_correct": [c for c, ok in zip(cited_all, correct) if ok],
+        "citations_all_answers": cited_all,
+        "extra_wrong_answers": sum(not ok for ok in correct[1:]),
+        "evidence_rank": first_hit,
+        "article_rank": article_hit,
+        "latency_ms": outcome.latency_ms,
+    }
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -19,10 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from tqdm.auto import tqdm
 
+from eval.asking import LocalAsker, Outcome
 from eval.jsonl import read_jsonl
+from eval.question_set import EvalQuestion, QuestionSet
 from eval.report import markdown_table, write_json, write_markdown
+from eval.run_files import write_run
+from eval.run_set import local_about
+from eval.scoring import score_run
 from qa.dates import resolve, sentence_around
 from qa.documents import Document
 from qa.metrics import score_prediction
@@ -95,8 +99,20 @@ def gold_resolution(q: DateQuestion, document: Document) -> tuple[str, str] | No
     return (found.start.isoformat(), found.end.isoformat()) if found else None
 
 
-def _answer_row(q: DateQuestion, pipeline: QAPipeline, document: Document) -> dict[str, Any]:
-    response = pipeline.ask(q.question)
+def as_eval_question(q: DateQuestion) -> EvalQuestion:
+    """The question as the run scorer reads it, tagged with its split and kind."""
+    return EvalQuestion(
+        id=q.id,
+        question=q.question,
+        answers=q.answers,
+        doc_id=q.article,
+        evidence=[q.evidence] if q.evidence else [],
+        tags=[q.split, q.kind],
+    )
+
+
+def _answer_row(q: DateQuestion, outcome: Outcome, document: Document) -> dict[str, Any]:
+    response = outcome.response
     top = response.answers[0] if response.answers else None
     f1 = score_prediction(top.text, q.answers)[1] if top and q.answerable else 0.0
     when = (top.when.start, top.when.end) if top and top.when else None
@@ -148,20 +164,38 @@ def evaluate_dates(
     questions: list[DateQuestion],
     documents: dict[str, Document],
     out_dir: Path,
+    questions_file: Path = DATES_FILE,
 ) -> dict[str, Any]:
-    """Ask every question of the pipeline for its source (a missing pipeline skips that source)."""
+    """Ask every question of the pipeline for its source (a missing pipeline skips that source). Besides the date
+    figures, each split gets the run folder `qa eval run` writes (`out_dir/<split>/`)."""
     problems = check_date_questions(questions, documents)
     if problems:
         raise DateSetError("; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
     pipelines = {"news": news_pipeline, "seed": seed_pipeline}
-    rows = []
-    for q in tqdm(questions, desc="date questions", unit="q"):
-        pipeline = pipelines[q.source]
-        if pipeline is not None:
-            rows.append(_answer_row(q, pipeline, documents[q.article]))
+    asked = [q for q in questions if pipelines[q.source] is not None]
+    outcomes = {
+        outcome.id: outcome
+        for source, pipeline in pipelines.items()
+        if pipeline is not None
+        for outcome in LocalAsker(pipeline).ask_all(
+            [as_eval_question(q) for q in asked if q.source == source], desc=f"date questions ({source})"
+        )
+    }
+    rows = [_answer_row(q, outcomes[q.id], documents[q.article]) for q in asked]
     summary = {split: summarise_dates([r for r in rows if r["split"] == split]) for split in SPLITS}
     summary = {split: figures for split, figures in summary.items() if figures["questions"]}
     out_dir = Path(out_dir)
+    for split in summary:
+        in_split = [q for q in asked if q.split == split]
+        pipeline = pipelines[in_split[0].source]  # a split holds one source: seed is test, news the others
+        assert pipeline is not None
+        scored = [as_eval_question(q) for q in in_split]
+        write_run(
+            out_dir / split,
+            score_run(scored, [outcomes[q.id] for q in in_split]),
+            local_about(QuestionSet(Path(questions_file), "jsonl", scored), pipeline),
+            threshold=pipeline.answer_threshold,
+        )
     write_json(out_dir / "dates_eval.json", {"summary": summary, "questions": rows})
     names = [k for k in next(iter(summary.values()), {})]
     table = markdown_table(

@@ -11,9 +11,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eval.answering import answer_questions, misses_table, plot_answer_threshold, summarise, summary_rows
+from eval.answering import answer_set, misses_table, plot_answer_threshold, summarise, summary_rows
 from eval.news_set import NewsSet
+from eval.question_set import QuestionSet
 from eval.report import markdown_table, write_json, write_markdown
+from eval.run_files import write_run
+from eval.run_set import local_about
+from eval.scoring import score_run
 from qa.config import Settings
 from qa.pipeline import QAPipeline
 
@@ -65,8 +69,18 @@ def evaluate_news(
     report: dict[str, Any] = {"summary": {}, "questions": {}}
     sections = []
     for split in splits:
-        per_question = answer_questions(
-            pipeline, question_rows(news, split, limit), passages_read, desc=f"news {split}"
+        answered = answer_set(
+            pipeline, question_rows(news, split, limit), passages_read, desc=f"news {split}", tags=[split]
+        )
+        per_question = answered.records
+        # Each split's run folder, as `qa eval run` writes one (`qa eval compare` pairs two of them).
+        write_run(
+            out_dir / split,
+            score_run(answered.questions, answered.outcomes),
+            local_about(
+                QuestionSet(news.folder / "questions.jsonl", "jsonl", answered.questions), pipeline, passages_read
+            ),
+            threshold=pipeline.answer_threshold,
         )
         summary = summarise(per_question, pipeline.answer_threshold)
         summary.update(

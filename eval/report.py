@@ -33,7 +33,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
 def _format(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value)
+    # A cell's own "|" (in a question or an answer) would end the cell; newlines would end the row.
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str] = ("metric", "value")) -> str:

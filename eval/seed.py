@@ -7,8 +7,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eval.answering import answer_questions, misses_table, plot_answer_threshold, summarise, summary_rows
+from eval.answering import answer_set, misses_table, plot_answer_threshold, summarise, summary_rows
+from eval.question_set import QuestionSet
 from eval.report import markdown_table, write_json, write_markdown
+from eval.run_files import write_run
+from eval.run_set import local_about
+from eval.scoring import score_run
 from qa.pipeline import QAPipeline
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,8 @@ def evaluate_seed(
     pipeline: QAPipeline, eval_path: Path, out_dir: Path, passages_read: int | None = None
 ) -> dict[str, Any]:
     rows = load_eval_set(eval_path)
-    per_question = answer_questions(pipeline, rows, passages_read, desc="seed eval")
+    answered = answer_set(pipeline, rows, passages_read, desc="seed eval")
+    per_question = answered.records
     summary = {
         "eval_set": str(eval_path),
         **summarise(per_question, pipeline.answer_threshold),
@@ -52,6 +57,14 @@ def evaluate_seed(
     }
     report = {"summary": summary, "questions": per_question}
     out_dir = Path(out_dir)
+    # The run folder every `qa eval run` writes (summary.json with the official SQuAD keys, predictions, report).
+    question_set = QuestionSet(Path(eval_path), "jsonl", answered.questions)
+    write_run(
+        out_dir,
+        score_run(answered.questions, answered.outcomes),
+        local_about(question_set, pipeline, passages_read),
+        threshold=pipeline.answer_threshold,
+    )
     write_json(out_dir / "seed_eval.json", report)
     plot_answer_threshold(out_dir / "seed_threshold.png", per_question, pipeline.answer_threshold)
     write_markdown(

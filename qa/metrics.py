@@ -12,7 +12,7 @@ import collections
 import re
 import string
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 _PUNCTUATION = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -192,3 +192,81 @@ def evaluate_scored(scored: Sequence[ScoredQuestion], threshold: float | None = 
 def threshold_curve(items: Sequence[ScoredQuestion], thresholds: Iterable[float]) -> list[dict[str, float]]:
     """Metrics at each threshold, for plots of F1 and abstention against the threshold."""
     return [squad_metrics(items, t) for t in thresholds]
+
+
+def squad_v2_raw_scores(
+    gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-question (EM, F1) of each prediction, 0 or 1 and 0..1, as the official SQuAD 2.0 script's raw scores."""
+    missing = [qid for qid in gold if qid not in predictions]
+    if missing:
+        raise ValueError(f"no prediction for {len(missing)} question(s), e.g. {missing[0]!r}")
+    exact: dict[str, float] = {}
+    f1: dict[str, float] = {}
+    for qid, answers in gold.items():
+        exact[qid], f1[qid] = score_prediction(predictions[qid], answers)
+    return exact, f1
+
+
+def _best_no_answer_threshold(
+    gold: Mapping[str, Sequence[str]],
+    predictions: Mapping[str, str],
+    raw: Mapping[str, float],
+    na_probs: Mapping[str, float],
+) -> tuple[float, float]:
+    """(best total score in %, the na_prob threshold reaching it), walked as the official script walks it: questions
+    in increasing na_prob (ties in the given order), a threshold kept only where the running total strictly
+    improves, starting from 'abstain on everything' at threshold 0.0."""
+    running = float(sum(1 for answers in gold.values() if not answers))
+    best, best_thresh = running, 0.0
+    for qid in sorted(na_probs, key=lambda k: na_probs[k]):
+        if qid not in raw:
+            continue
+        if gold[qid]:
+            running += raw[qid]
+        elif predictions[qid]:
+            running -= 1.0  # an unanswerable question answered: the point its abstention earned is lost
+        if running > best:
+            best, best_thresh = running, na_probs[qid]
+    return 100.0 * best / len(raw), best_thresh
+
+
+def squad_v2_evaluate(
+    gold: Mapping[str, Sequence[str]],
+    predictions: Mapping[str, str],
+    na_probs: Mapping[str, float] | None = None,
+    na_prob_thresh: float = 1.0,
+) -> dict[str, float | int]:
+    """The official SQuAD 2.0 script's output for these predictions: `exact`, `f1`, `total`, `HasAns_*` and
+    `NoAns_*` (only for groups that have questions), and with `na_probs` also `best_exact`, `best_exact_thresh`,
+    `best_f1`, `best_f1_thresh`. Scores are 0-100. `gold` maps question id -> gold answers (empty: unanswerable);
+    a question is abstained (scores 1 only when unanswerable) when its na_prob exceeds `na_prob_thresh`."""
+    if not gold:
+        raise ValueError("no questions to score")
+    exact_raw, f1_raw = squad_v2_raw_scores(gold, predictions)
+    probs = dict(na_probs) if na_probs is not None else {qid: 0.0 for qid in predictions}
+
+    def thresholded(raw: dict[str, float]) -> dict[str, float]:
+        return {
+            qid: (float(not gold[qid]) if probs.get(qid, 0.0) > na_prob_thresh else score) for qid, score in raw.items()
+        }
+
+    exact, f1 = thresholded(exact_raw), thresholded(f1_raw)
+
+    def figures(qids: Sequence[str]) -> dict[str, float | int]:
+        return {
+            "exact": 100.0 * sum(exact[q] for q in qids) / len(qids),
+            "f1": 100.0 * sum(f1[q] for q in qids) / len(qids),
+            "total": len(qids),
+        }
+
+    result = figures(list(gold))
+    for prefix, qids in (("HasAns", [q for q in gold if gold[q]]), ("NoAns", [q for q in gold if not gold[q]])):
+        if qids:
+            result.update({f"{prefix}_{key}": value for key, value in figures(qids).items()})
+    if na_probs is not None:
+        result["best_exact"], result["best_exact_thresh"] = _best_no_answer_threshold(
+            gold, predictions, exact_raw, probs
+        )
+        result["best_f1"], result["best_f1_thresh"] = _best_no_answer_threshold(gold, predictions, f1_raw, probs)
+    return result

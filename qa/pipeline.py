@@ -156,9 +156,11 @@ class QAPipeline:
         started = time.perf_counter()
         readings = self.read_many(questions, passages_read)
         total_ms = 1000 * (time.perf_counter() - started)
-        return [self._response(reading, total_ms) for reading in readings]
+        return [self.respond(reading, total_ms) for reading in readings]
 
-    def _response(self, reading: Reading, total_ms: float) -> QAResponse:
+    def respond(self, reading: Reading, total_ms: float) -> QAResponse:
+        """The public response to a reading: the passages read, the answers the decision keeps, the timings (the
+        evaluations time `read` + `respond` and keep the reading for the best span whatever the threshold)."""
         passages = []
         for hit in reading.retrieved:
             document = self.index.documents[hit.passage.doc_id]

@@ -40,3 +40,7 @@ def test_seed_date_questions_end_to_end(pipeline, documents, tmp_path):
     assert figures["questions"] == len(seed) and figures["resolver_on_gold_spans"] == 1.0
     assert figures["date_accuracy_among_right_answers"] == 1.0
     assert (tmp_path / "dates_eval.json").exists() and (tmp_path / "dates_eval.md").exists()
+    # The split's run folder, as `qa eval run` writes it, sliced by the question kinds (tags).
+    run = json.loads((tmp_path / "test" / "summary.json").read_text())
+    assert run["total"] == len(seed) and set(run["slices"]["tag"]) >= {"test", "when"}
+    assert run["slices"]["tag"]["test"]["total"] == len(seed)

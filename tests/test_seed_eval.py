@@ -30,6 +30,14 @@ def test_seed_eval_meets_floors_and_writes_reports(pipeline, tmp_path):
     assert parsed["summary"]["questions"] == s["questions"]
     assert "Misses" in (tmp_path / "seed_eval.md").read_text()
     assert (tmp_path / "seed_threshold.png").stat().st_size > 0
+    # The same outcomes through the run scorer of `qa eval run`: its files, the official keys on their 0-100 scale.
+    run = json.loads((tmp_path / "summary.json").read_text())
+    assert run["total"] == s["questions"] and run["NoAns_total"] == s["unanswerable"]
+    assert run["HasAns_f1"] == pytest.approx(100 * s["answerable_mean_f1"])
+    assert run["NoAns_exact"] == pytest.approx(100 * s["unanswerable_abstained"])
+    assert run["f1"] == pytest.approx(100 * s["overall_f1"])
+    assert run["HasAns_f1_forced"] == pytest.approx(100 * s["answerable_mean_f1_forced"])
+    assert json.loads((tmp_path / "predictions.json").read_text())["seed-a01"] == report["questions"][0]["prediction"]
 
 
 def test_eval_set_errors_name_the_file_and_line(tmp_path):
