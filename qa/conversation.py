@@ -3,13 +3,15 @@ front end's housekeeping rather than a question.
 
 A follow-up ("What was it rated?", "Who said that?") often names nothing that finds its article among many; the
 conversation's earlier user questions do. Without a language model to rewrite the follow-up, the method is
-history query expansion (as in HQE and the OR-QuAC history window): the first question (it usually names the
-subject) and the last few questions are searched together with the current one, below it in weight, and that
-ranking is fused with the current question's own ranking by reciprocal rank fusion. Only questions that need it
-get this: one that names its own subject is retrieved exactly as without a conversation.
+history query expansion (as in HQE and the OR-QuAC history window): the question that set the subject (the first,
+or the last self-contained one) and the last few questions are searched together with the current one, below it
+in weight; the articles those earlier questions find best are the conversation's topic; and these rankings are
+fused with the current question's own by reciprocal rank fusion (qa.retriever). Only questions that need it get
+this: one that names its own subject is retrieved exactly as without a conversation.
 
-Earlier questions only steer retrieval. The answer is still a span of a corpus passage, read with the current
-question; assistant turns (the service's own earlier answers) are never treated as facts.
+Earlier questions steer retrieval, and the reader reads a follow-up together with the question that named its
+subject. The answer is still a span of a corpus passage; assistant turns (the service's own earlier answers) are
+never treated as facts.
 """
 
 from __future__ import annotations
@@ -72,21 +74,25 @@ def needs_history(question: str) -> bool:
 
 @dataclass(frozen=True)
 class HistoryWindow:
-    """The earlier questions a follow-up is searched with: the first question and the last `turns` ones."""
+    """The earlier questions a follow-up is searched with: the one that set the conversation's current subject and
+    the most recent ones after it."""
 
     questions: tuple[str, ...]
     positions: tuple[int, ...]  # 0-based positions in the history given, oldest first
 
 
 def history_window(history: list[str] | tuple[str, ...], turns: int) -> HistoryWindow:
-    """The first question (it usually names the subject) and the `turns` most recent, oldest first, without
-    repeats; empty when `turns` is 0 or there is no history."""
+    """The latest self-contained earlier question (it names the subject: the first question, or the last one that
+    changed the subject) and up to `turns` most recent questions after it, oldest first, without repeats; empty when
+    `turns` is 0 or there is no history. Questions before the subject changed are left out: they are about
+    something else."""
     if turns <= 0 or not history:
         return HistoryWindow((), ())
-    chosen = sorted({0, *range(max(0, len(history) - turns), len(history))})
+    anchor = max((i for i, question in enumerate(history) if not needs_history(question)), default=0)
+    recent = range(max(anchor + 1, len(history) - turns), len(history))
     seen: set[str] = set()
     questions, positions = [], []
-    for position in chosen:
+    for position in (anchor, *recent):
         key = " ".join(history[position].lower().split())
         if key in seen:
             continue

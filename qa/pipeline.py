@@ -93,6 +93,7 @@ class QAPipeline:
             settings.rrf_k,
             settings.history_query_weight,
             settings.history_ranking_weight,
+            settings.topic_ranking_weight,
         )
 
     @classmethod
@@ -168,8 +169,11 @@ class QAPipeline:
             retrieved = [found.get(i, []) for i in range(len(questions))]
         retrieved = [hits[:passages_read] for hits in retrieved]
         retrieved_at = time.perf_counter()
+        # A follow-up is read together with the question that named its subject ("Who is the director there?" reads
+        # with "When did inspectors visit Wendham General Hospital?"): alone it fits a span of any article's passage.
+        reader_questions = [f"{q} {w.questions[0]}" if w.questions else q for q, w in zip(questions, windows)]
         found_answers = self.reader.read_many(
-            questions,
+            reader_questions,
             [[hit.passage for hit in hits] for hits in retrieved],
             answers_per_question=self.settings.answers_per_passage * passages_read,
         )

@@ -37,8 +37,11 @@ class HybridRetriever:
         embedder: Embedder,
         candidates_per_retriever: int,
         rrf_k: int,
-        history_query_weight: float = 0.5,
-        history_ranking_weight: float = 1.0,
+        history_query_weight: float = 0.75,
+        history_ranking_weight: float = 2.0,
+        topic_ranking_weight: float = 2.0,
+        topic_passages: int = 1,
+        topic_depth: int = 200,
     ):
         self.index = index
         self.embedder = embedder
@@ -46,6 +49,9 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.history_query_weight = history_query_weight  # earlier questions' share of a follow-up's dense query
         self.history_ranking_weight = history_ranking_weight  # the expanded rankings' weight in the fusion
+        self.topic_ranking_weight = topic_ranking_weight  # the weight of the rankings kept to the topic's articles
+        self.topic_passages = topic_passages  # the earlier questions' best passages whose articles are the topic
+        self.topic_depth = topic_depth  # how deep the question's own rankings are searched for topic passages
 
     def retrieve_many(self, questions: list[str], passages: int) -> list[list[RetrievalHit]]:
         """The `passages` best passages for each question, by fused rank."""
@@ -59,24 +65,42 @@ class HybridRetriever:
         return self.retrieve_many([question], passages)[0]
 
     def retrieve_in_conversation(self, question: str, window: HistoryWindow, passages: int) -> list[RetrievalHit]:
-        """A follow-up's passages: its own dense and BM25 rankings fused with those of the question searched with
-        the window's earlier questions (dense: the question's vector plus the earlier questions' mean vector at
-        `history_query_weight`; BM25: all their words). Without a window: `retrieve`."""
+        """A follow-up's passages. Its own dense and BM25 rankings are fused with two more pairs:
+        - the question searched with the window's earlier questions (dense: its vector plus their mean vector at
+          `history_query_weight`; BM25: all their words);
+        - its own rankings, searched deeper and kept to the conversation's topic: the articles of the passages the
+          earlier questions alone retrieve best (a follow-up's own words, "what was it rated?", find ratings in
+          every article; the topic says which article's rating).
+        Without a window: `retrieve`."""
         if not window.questions:
             return self.retrieve(question, passages)
         vectors = self.embedder.embed([question, *window.questions])
-        mixed = vectors[0] + self.history_query_weight * vectors[1:].mean(axis=0)
-        mixed = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+        earlier = vectors[1:].mean(axis=0)
+        mixed = _normalised(vectors[0] + self.history_query_weight * earlier)
         k = self.candidates_per_retriever
-        own_dense, expanded_dense = self.index.dense_search(np.stack([vectors[0], mixed]), k)
-        own_bm25, expanded_bm25 = self.index.bm25_search([question, expanded_query(question, window)], k)
-        weight = self.history_ranking_weight
+        deep = max(k, self.topic_depth)
+        own_dense, expanded_dense, topic_dense = self.index.dense_search(
+            np.stack([vectors[0], mixed, _normalised(earlier)]), deep
+        )
+        earlier_text = " ".join(window.questions)
+        own_bm25, expanded_bm25, topic_bm25 = self.index.bm25_search(
+            [question, expanded_query(question, window), earlier_text], deep
+        )
+        topic_hits = self._fuse(
+            [_Ranking(topic_dense[:k], 1.0, True), _Ranking(topic_bm25[:k], 1.0, False)], self.topic_passages
+        )
+        topic = {hit.passage.doc_id for hit in topic_hits}
+        in_topic = [pid for pid in own_dense if self.index.passage(pid).doc_id in topic][:k]
+        in_topic_bm25 = [pid for pid in own_bm25 if self.index.passage(pid).doc_id in topic][:k]
+        weight, topic_weight = self.history_ranking_weight, self.topic_ranking_weight
         return self._fuse(
             [
-                _Ranking(own_dense, 1.0, True),
-                _Ranking(own_bm25, 1.0, False),
-                _Ranking(expanded_dense, weight, True),
-                _Ranking(expanded_bm25, weight, False),
+                _Ranking(own_dense[:k], 1.0, True),
+                _Ranking(own_bm25[:k], 1.0, False),
+                _Ranking(expanded_dense[:k], weight, True),
+                _Ranking(expanded_bm25[:k], weight, False),
+                _Ranking(in_topic, topic_weight, True),
+                _Ranking(in_topic_bm25, topic_weight, False),
             ],
             passages,
         )
@@ -97,3 +121,7 @@ class HybridRetriever:
             RetrievalHit(self.index.passage(pid), fused[pid], dense_rank.get(pid), bm25_rank.get(pid))
             for pid in ordered
         ]
+
+
+def _normalised(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
