@@ -30,7 +30,7 @@ FOLLOW_UP = "Who is the director of midwifery there?"
 RIGHT_ARTICLE, RIGHT_ANSWER = "health_01_maternity_rating", "Rhiannon Castellane"
 HOUSEKEEPING = (
     "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
-    "### Output:\nJSON format: { \"title\": \"your concise title here\" }\n"
+    '### Output:\nJSON format: { "title": "your concise title here" }\n'
     f"<chat_history>\nUSER: {FIRST}\nASSISTANT: 5 and 6 November 2024\n</chat_history>"
 )
 
@@ -192,7 +192,9 @@ def test_multi_turn_chat_answers_the_follow_up_from_the_conversations_article(cl
 
 def test_multi_turn_chat_streamed(client):
     stream = client.chat.completions.create(
-        model="newsqa-extractive", messages=_chat("5 and 6 November 2024"), stream=True  # type: ignore[arg-type]
+        model="newsqa-extractive",
+        messages=_chat("5 and 6 November 2024"),
+        stream=True,  # type: ignore[arg-type]
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
