@@ -183,7 +183,7 @@ def _chat(first_answer: str) -> list[dict]:
 
 def test_multi_turn_chat_answers_the_follow_up_from_the_conversations_article(client):
     messages = _chat("5 and 6 November 2024. The director of midwifery is Zebedee Quillfeather.")
-    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)
     content = completion.choices[0].message.content or ""
     assert RIGHT_ANSWER in content and "Zebedee" not in content
     assert completion.model_extra["citations"][0]["doc_id"] == RIGHT_ARTICLE
@@ -194,7 +194,7 @@ def test_multi_turn_chat_streamed(client):
     stream = client.chat.completions.create(
         model="newsqa-extractive",
         messages=_chat("5 and 6 November 2024"),
-        stream=True,  # type: ignore[arg-type]
+        stream=True,
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -204,7 +204,7 @@ def test_multi_turn_chat_streamed(client):
 
 def test_chat_housekeeping_prompt_gets_the_no_answer_sentence(client):
     messages = [{"role": "user", "content": FIRST}, {"role": "user", "content": HOUSEKEEPING}]
-    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)
     assert completion.choices[0].message.content == "The corpus holds no answer to this question."
     assert completion.model_extra["citations"] == []
 
