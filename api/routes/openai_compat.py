@@ -53,6 +53,8 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = None
     n: int | None = None
     user: str | None = None
+    # This service's own: earlier questions searched with a follow-up besides the subject's (default QA_HISTORY_TURNS).
+    history_turns: int | None = Field(None, ge=0, le=20)
 
     model_config = {"extra": "allow"}
 
@@ -117,7 +119,8 @@ async def chat_completions(request: Request, body: ChatCompletionRequest):
         response = QAResponse(question=latest[:200], answers=[], abstained=True, note=HOUSEKEEPING_NOTE)
     else:
         question = checked_question(request, latest)
-        response = await answer(request, question, None, _earlier_questions(request, user_messages[:-1]))
+        earlier = _earlier_questions(request, user_messages[:-1])
+        response = await answer(request, question, None, earlier, body.history_turns)
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
     content = render_answers(response)
