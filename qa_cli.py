@@ -223,6 +223,23 @@ def cmd_eval_news(args) -> int:
     return _print_report(report["summary"], args.out)
 
 
+def cmd_eval_conversations(args) -> int:
+    from eval.conversations import ConversationSetError, evaluate_conversations, load_conversations
+    from eval.news import news_settings
+    from eval.news_set import load_news_set
+    from qa.pipeline import QAPipeline
+
+    news = load_news_set(Path(args.set))
+    try:
+        conversations = load_conversations(Path(args.file), news)
+    except ConversationSetError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+    pipeline = QAPipeline.from_settings(news_settings(news, _settings(args), args.index_dir))
+    summary = evaluate_conversations(pipeline, conversations, Path(args.out), args.history_turns)
+    return _print_report(summary, args.out)
+
+
 def cmd_eval_dates(args) -> int:
     from eval.dates_eval import evaluate_dates, load_date_questions
     from eval.news import news_settings
@@ -428,6 +445,12 @@ def _points(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
     parser.add_argument("--log-level", default=os.environ.get("QA_LOG_LEVEL", "WARNING"))
@@ -532,6 +555,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passages", "--top-k", dest="passages_read", type=_positive_int, help="passages read per question")
     p.add_argument("--out", default="eval/reports/news", help="report folder")
     p.set_defaults(func=cmd_eval_news)
+
+    p = evals.add_parser(
+        "conversations", help="follow-up questions with and without their conversation, and their rewrites"
+    )
+    p.add_argument("--file", default="eval/conversations/conversations.jsonl", help="conversation set (JSONL)")
+    p.add_argument("--set", default="eval/news", help="news set folder (the articles the conversations are about)")
+    p.add_argument(
+        "--index-dir", type=Path, help="index of the set's articles (default: QA_MODEL_CACHE_DIR/news-index)"
+    )
+    p.add_argument(
+        "--history-turns",
+        type=_non_negative_int,
+        help="earlier questions searched with a follow-up besides the first (default: QA_HISTORY_TURNS)",
+    )
+    model_options(p)
+    p.add_argument("--out", default="eval/reports/conversations", help="report folder")
+    p.set_defaults(func=cmd_eval_conversations)
 
     p = evals.add_parser("dates", help="date questions over the news set and the seed article: resolved dates")
     corpus_options(p)

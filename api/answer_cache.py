@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qa.schemas import QAResponse
 
-CacheKey = tuple[str, int, str]
+CacheKey = tuple[str, int, str, tuple[str, ...]]
 
 
 class AnswerCache:
@@ -26,8 +26,8 @@ class AnswerCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(question: str, passages_read: int, index_path: Path) -> CacheKey:
-        return (" ".join(question.split()), passages_read, str(index_path))
+    def key(question: str, passages_read: int, index_path: Path, context: tuple[str, ...] = ()) -> CacheKey:
+        return (" ".join(question.split()), passages_read, str(index_path), tuple(" ".join(q.split()) for q in context))
 
     def get(self, key: CacheKey) -> QAResponse | None:
         if not self.max_entries:

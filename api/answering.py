@@ -29,11 +29,36 @@ def checked_passages_read(request: Request, top_k: int | None) -> int | None:
     return top_k
 
 
-async def answer(request: Request, question: str, passages_read: int | None) -> QAResponse:
+def checked_history(
+    request: Request, history: list[str] | None, turns: int | None
+) -> tuple[tuple[str, ...], int | None]:
+    """The request's earlier questions, each checked as a question is, and its history window, within limits."""
+    settings = request.app.state.settings
+    history = history or []
+    if len(history) > settings.max_history_questions:
+        raise HTTPException(422, f"history has {len(history)} questions; the limit is {settings.max_history_questions}")
+    cleaned = []
+    for position, earlier in enumerate(history):
+        try:
+            cleaned.append(clean_question(earlier, settings.max_question_chars))
+        except ValueError as exc:
+            raise HTTPException(422, f"history[{position}]: {exc}") from exc
+    if turns is not None and not 0 <= turns <= 20:
+        raise HTTPException(422, "history_turns must be between 0 and 20")
+    return tuple(cleaned), turns
+
+
+async def answer(
+    request: Request,
+    question: str,
+    passages_read: int | None,
+    history: tuple[str, ...] = (),
+    history_turns: int | None = None,
+) -> QAResponse:
     """Answer a checked question through the service's queue; refusals become 503/504 with a reason."""
     service = get_service(request)
     try:
-        response = await service.ask(question, passages_read)
+        response = await service.ask(question, passages_read, history, history_turns)
     except NotReady as exc:
         raise HTTPException(503, f"service not ready: {exc}", headers={"Retry-After": "5"}) from exc
     except Saturated as exc:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from api.answer_cache import AnswerCache, CacheKey
 from qa.config import Settings
+from qa.conversation import conversation_context
 from qa.corpus_store import (
     AddResult,
     CorpusStore,
@@ -87,14 +88,20 @@ class LivePipeline:
         self.answers = AnswerCache(settings.answer_cache_size)
         self.on_cache: Callable[[bool], None] | None = None  # e.g. a metrics hook: called with hit (True) or miss
 
-    def cached_answer(self, question: str, passages_read: int | None) -> QAResponse | None:
-        """The response this question got from the current index build, if it was asked before (timings: the
-        lookup only, nothing was retrieved or read)."""
+    def cached_answer(
+        self,
+        question: str,
+        passages_read: int | None,
+        history: tuple[str, ...] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse | None:
+        """The response this question got from the current index build, if it was asked before with the same
+        earlier questions steering it (timings: the lookup only, nothing was retrieved or read)."""
         pipeline = self.require_pipeline()
         if not self.answers.max_entries:
             return None
         started = time.perf_counter()
-        response = self.answers.get(self._cache_key(pipeline, question, passages_read))
+        response = self.answers.get(self._cache_key(pipeline, question, passages_read, history, history_turns))
         if self.on_cache:
             self.on_cache(response is not None)
         if response is None:
@@ -104,14 +111,30 @@ class LivePipeline:
         )
 
     def remember(
-        self, pipeline: QAPipeline, questions: list[str], passages_read: list[int | None], responses: list[QAResponse]
+        self,
+        pipeline: QAPipeline,
+        question: str,
+        passages_read: int | None,
+        history: tuple[str, ...],
+        history_turns: int | None,
+        response: QAResponse,
     ) -> None:
-        """Keep the responses `pipeline` gave, under its index build."""
-        for question, read, response in zip(questions, passages_read, responses):
-            self.answers.put(self._cache_key(pipeline, question, read), response)
+        """Keep the response `pipeline` gave, under its index build."""
+        self.answers.put(self._cache_key(pipeline, question, passages_read, history, history_turns), response)
 
-    def _cache_key(self, pipeline: QAPipeline, question: str, passages_read: int | None) -> CacheKey:
-        return self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path)
+    def _cache_key(
+        self,
+        pipeline: QAPipeline,
+        question: str,
+        passages_read: int | None,
+        history: tuple[str, ...],
+        history_turns: int | None,
+    ) -> CacheKey:
+        # Only the earlier questions that steer retrieval belong in the key: a self-contained question is the same
+        # question whatever came before it, and shares its cached response.
+        turns = self.settings.history_turns if history_turns is None else history_turns
+        context = conversation_context(question, history, turns).questions
+        return self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path, context)
 
     def load(self) -> None:
         """Build or load the pipeline; on failure keep the reason for /ready instead of crashing."""

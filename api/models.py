@@ -36,6 +36,16 @@ class AskRequest(BaseModel):
         examples=["When was the CQC visit?"],
     )
     top_k: int | None = Field(None, description="passages to read (at most the server's QA_MAX_PASSAGES_READ)")
+    history: list[str] | None = Field(
+        None,
+        description="the conversation's earlier questions, oldest first (at most QA_MAX_HISTORY_QUESTIONS): a "
+        "follow-up such as 'What was it rated?' is searched with them; answers still come from the corpus only",
+        examples=[["When was the CQC visit to the maternity unit?"]],
+    )
+    history_turns: int | None = Field(
+        None,
+        description="earlier questions searched with a follow-up besides the first (0: none); default QA_HISTORY_TURNS",
+    )
 
     model_config = {"extra": "forbid", "strict": True}
 

@@ -42,12 +42,19 @@ APP_NAME = "newsqa"
 _FORWARDED = ("HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
-def answer_grouped(pipeline: QAPipeline, questions: list[str], passages_read: list[int | None]) -> list[QAResponse]:
-    """One batched pass per distinct passages-read value; responses in the questions' order."""
+def answer_grouped(
+    pipeline: QAPipeline,
+    questions: list[str],
+    passages_read: list[int | None],
+    histories: list[tuple[str, ...]],
+    history_turns: list[int | None],
+) -> list[QAResponse]:
+    """One batched pass per distinct (passages read, history window) setting; responses in the questions' order."""
+    settings = list(zip(passages_read, history_turns))
     responses: dict[int, QAResponse] = {}
-    for read in dict.fromkeys(passages_read):
-        positions = [i for i, asked in enumerate(passages_read) if asked == read]
-        answered = pipeline.ask_many([questions[i] for i in positions], read)
+    for read, turns in dict.fromkeys(settings):
+        positions = [i for i, asked in enumerate(settings) if asked == (read, turns)]
+        answered = pipeline.ask_many([questions[i] for i in positions], read, [histories[i] for i in positions], turns)
         responses.update(zip(positions, answered))
     return [responses[i] for i in range(len(questions))]
 
@@ -80,21 +87,36 @@ class Answerer:
         self.live.watch_published_index()
         self._answer_batch.set_max_batch_size(batch_max_questions)  # type: ignore[attr-defined,misc]
 
-    async def answer(self, question: str, passages_read: int | None) -> QAResponse:
+    async def answer(
+        self,
+        question: str,
+        passages_read: int | None,
+        history: tuple[str, ...] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse:
         """A question asked before of this index build is answered from the cache, else in the next batch."""
-        if (cached := self.live.cached_answer(question, passages_read)) is not None:
+        if (cached := self.live.cached_answer(question, passages_read, history, history_turns)) is not None:
             return cached
-        return await self._answer_batch(question, passages_read)  # type: ignore[call-arg,misc]
+        return await self._answer_batch(question, passages_read, tuple(history), history_turns)  # type: ignore[call-arg,misc]
 
     # Serve's typing knows one-argument batches only; each argument arrives as a list.
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)  # type: ignore[arg-type]
     async def _answer_batch(  # type: ignore[misc]
-        self, questions: list[str], passages_read: list[int | None]
+        self,
+        questions: list[str],
+        passages_read: list[int | None],
+        histories: list[tuple[str, ...]],
+        history_turns: list[int | None],
     ) -> list[QAResponse]:
         pipeline = self.live.require_pipeline()
         # Off the replica's event loop, so health checks and status calls are answered during a pass.
-        responses = await asyncio.to_thread(answer_grouped, pipeline, questions, passages_read)
-        self.live.remember(pipeline, questions, passages_read, responses)
+        responses = await asyncio.to_thread(
+            answer_grouped, pipeline, questions, passages_read, histories, history_turns
+        )
+        for question, read, history, turns, response in zip(
+            questions, passages_read, histories, history_turns, responses
+        ):
+            self.live.remember(pipeline, question, read, history, turns, response)
         self.on_batch(len(questions))
         return responses
 
@@ -155,11 +177,17 @@ class RemoteAnswering:
     def shutdown(self) -> None:
         """Nothing to stop: Serve drains the replicas."""
 
-    async def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
+    async def ask(
+        self,
+        question: str,
+        passages_read: int | None = None,
+        history: tuple[str, ...] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.request_timeout_s
         for attempt in range(1, self.attempts + 1):
-            response = self.answerer.answer.remote(question, passages_read)
+            response = self.answerer.answer.remote(question, passages_read, history, history_turns)
             try:
                 return await asyncio.wait_for(_result(response), timeout=max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError as exc:

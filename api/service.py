@@ -36,6 +36,8 @@ class AnswerTimeout(RuntimeError):
 class _Job:
     question: str
     passages_read: int | None
+    history: tuple[str, ...]
+    history_turns: int | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
     abandoned: bool = False  # the caller gave up (time limit): skip it if not started
@@ -45,7 +47,15 @@ class Answering(Protocol):
     """What the HTTP routes need from whatever answers: this process's `AnsweringService`, or, on Ray Serve, the
     ingress's `RemoteAnswering` that forwards to answering replicas."""
 
-    async def ask(self, question: str, passages_read: int | None = None) -> QAResponse: ...
+    async def ask(
+        self,
+        question: str,
+        passages_read: int | None = None,
+        history: tuple[str, ...] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse:
+        """Answer a checked question; `history` (earlier questions, oldest first) steers a follow-up's retrieval."""
+        ...
 
     async def current_status(self) -> ServiceStatus: ...
 
@@ -115,13 +125,19 @@ class AnsweringService(LivePipeline):
     def pending(self) -> int:
         return self._pending
 
-    async def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
+    async def ask(
+        self,
+        question: str,
+        passages_read: int | None = None,
+        history: tuple[str, ...] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse:
         if self._stopping:
             raise NotReady("the service is shutting down")
-        if (cached := self.cached_answer(question, passages_read)) is not None:
+        if (cached := self.cached_answer(question, passages_read, history, history_turns)) is not None:
             return cached
         loop = asyncio.get_running_loop()
-        job = _Job(question, passages_read, loop, loop.create_future())
+        job = _Job(question, passages_read, history, history_turns, loop, loop.create_future())
         with self._lock:
             if self._stopping:
                 raise NotReady("the service is shutting down")
@@ -148,7 +164,7 @@ class AnsweringService(LivePipeline):
             for job in list(self._queue):
                 if len(batch) >= self.settings.batch_max_questions:
                     break
-                if job.passages_read == first.passages_read:
+                if (job.passages_read, job.history_turns) == (first.passages_read, first.history_turns):
                     self._queue.remove(job)
                     batch.append(job)
             return batch
@@ -169,8 +185,10 @@ class AnsweringService(LivePipeline):
         try:
             pipeline = self.require_pipeline()
             questions = [job.question for job in jobs]
-            responses = pipeline.ask_many(questions, jobs[0].passages_read)
-            self.remember(pipeline, questions, [job.passages_read for job in jobs], responses)
+            histories = [job.history for job in jobs]
+            responses = pipeline.ask_many(questions, jobs[0].passages_read, histories, jobs[0].history_turns)
+            for job, response in zip(jobs, responses):
+                self.remember(pipeline, job.question, job.passages_read, job.history, job.history_turns, response)
         except Exception as exc:  # delivered to each caller, who turns it into an HTTP error
             for job in jobs:
                 _deliver(job, None, exc)

@@ -51,6 +51,30 @@ class Settings(BaseSettings):
     # 4: a quarter less reading than 5 (p50 ~62 -> ~44 ms) within 0.5 F1 of it: news validation overall F1 0.763 ->
     # 0.760, open-corpus SQuAD slice F1 56.7 -> 57.0 (eval/README.md, "Speed").
     passages_read: int = Field(4, ge=1, le=50, description="passages the reader reads per question")
+    history_turns: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="a follow-up in a conversation is searched with the first question and this many most recent "
+        "earlier questions (0: questions are always retrieved alone)",
+    )
+    # Weights chosen on the conversation set (eval/conversations: follow-ups over news validation articles) by the
+    # share of follow-ups whose first passage is from the conversation's article: 0.60 alone -> 0.89.
+    history_query_weight: float = Field(
+        0.75, ge=0.0, le=1.0, description="earlier questions' weight in a follow-up's dense query (current: 1)"
+    )
+    history_ranking_weight: float = Field(
+        2.0, ge=0.0, le=4.0, description="weight of the history-expanded rankings in a follow-up's fusion"
+    )
+    topic_ranking_weight: float = Field(
+        2.0,
+        ge=0.0,
+        le=4.0,
+        description="weight, in a follow-up's fusion, of its own rankings kept to the conversation's articles",
+    )
+    max_history_questions: int = Field(
+        50, ge=1, le=1000, description="most earlier questions a request may send as its conversation"
+    )
     answers_per_passage: int = Field(
         5, ge=1, le=20, description="candidate answers the reader proposes per passage read (ranked by the decision)"
     )

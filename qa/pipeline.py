@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from qa.config import Settings
+from qa.conversation import NO_HISTORY, HistoryWindow, conversation_context, is_housekeeping
 from qa.dates import resolve, sentence_around
 from qa.decision import DECISION_FILE, DecisionModel, span_features
 from qa.embedder import Embedder
@@ -29,6 +30,8 @@ from qa.schemas import Answer, Citation, QAResponse, ResolvedDate, RetrievedPass
 from qa.time_scope import about_range, asked_range, order_asked, statement_times
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_NOTE = "a chat front end's housekeeping prompt (title, tags, follow-ups): not a question about the corpus"
 
 
 def load_decision(settings: Settings, reader: Reader) -> DecisionModel:
@@ -70,6 +73,8 @@ class Reading:
     retrieved: list[RetrievalHit]
     answers: list[ExtractedAnswer]  # best first by the reader's calibrated score
     timings_ms: dict[str, float]
+    history: HistoryWindow = NO_HISTORY  # earlier questions that steered retrieval (a follow-up in a conversation)
+    housekeeping: bool = False  # a chat front end's own prompt: not read, not answered
 
 
 def _overlaps(a: ExtractedAnswer, b: ExtractedAnswer) -> bool:
@@ -81,7 +86,15 @@ class QAPipeline:
         self.index = index
         self.models = models
         self.settings = settings
-        self.retriever = HybridRetriever(index, models.embedder, settings.candidates_per_retriever, settings.rrf_k)
+        self.retriever = HybridRetriever(
+            index,
+            models.embedder,
+            settings.candidates_per_retriever,
+            settings.rrf_k,
+            settings.history_query_weight,
+            settings.history_ranking_weight,
+            settings.topic_ranking_weight,
+        )
 
     @classmethod
     def from_settings(
@@ -116,32 +129,68 @@ class QAPipeline:
             return self.settings.answer_threshold
         return self.decision.threshold
 
-    def read(self, question: str, passages_read: int | None = None) -> Reading:
+    def read(
+        self,
+        question: str,
+        passages_read: int | None = None,
+        history: Sequence[str] = (),
+        history_turns: int | None = None,
+    ) -> Reading:
         """Retrieve and read, before any answer decision: every candidate answer with the reader's score."""
-        return self.read_many([question], passages_read)[0]
+        return self.read_many([question], passages_read, histories=[history], history_turns=history_turns)[0]
 
     def read_many(
-        self, questions: list[str], passages_read: int | None = None, retrieved: list[list[RetrievalHit]] | None = None
+        self,
+        questions: list[str],
+        passages_read: int | None = None,
+        retrieved: list[list[RetrievalHit]] | None = None,
+        histories: Sequence[Sequence[str]] | None = None,
+        history_turns: int | None = None,
     ) -> list[Reading]:
         """`read` for a batch of questions: one embedding call and one batched reader pass.
         `retrieved` (the retriever's ranking per question, e.g. a deeper one an evaluation already holds)
-        skips retrieval; its first `passages_read` passages are read."""
+        skips retrieval; its first `passages_read` passages are read. `histories` (per question, the conversation's
+        earlier user questions, oldest first) steer retrieval for a question that needs them
+        (qa.conversation); `history_turns` overrides QA_HISTORY_TURNS."""
         passages_read = passages_read or self.settings.passages_read
+        turns = self.settings.history_turns if history_turns is None else history_turns
+        histories = histories or [()] * len(questions)
         started = time.perf_counter()
+        housekeeping = [is_housekeeping(q) for q in questions]
+        windows = [conversation_context(q, tuple(h), turns) for q, h in zip(questions, histories)]
         if retrieved is None:
-            retrieved = self.retriever.retrieve_many(questions, passages_read)
+            plain = [i for i, w in enumerate(windows) if not w.questions and not housekeeping[i]]
+            found: dict[int, list[RetrievalHit]] = dict(
+                zip(plain, self.retriever.retrieve_many([questions[i] for i in plain], passages_read))
+            )
+            for i, window in enumerate(windows):
+                if window.questions:
+                    found[i] = self.retriever.retrieve_in_conversation(questions[i], window, passages_read)
+            retrieved = [found.get(i, []) for i in range(len(questions))]
         retrieved = [hits[:passages_read] for hits in retrieved]
         retrieved_at = time.perf_counter()
-        found = self.reader.read_many(
-            questions,
+        # A follow-up is read together with the question that named its subject ("Who is the director there?" reads
+        # with "When did inspectors visit Wendham General Hospital?"): alone it fits a span of any article's passage.
+        reader_questions = [f"{q} {w.questions[0]}" if w.questions else q for q, w in zip(questions, windows)]
+        found_answers = self.reader.read_many(
+            reader_questions,
             [[hit.passage for hit in hits] for hits in retrieved],
             answers_per_question=self.settings.answers_per_passage * passages_read,
         )
         timings = {"retrieve": 1000 * (retrieved_at - started), "read": 1000 * (time.perf_counter() - retrieved_at)}
-        return [Reading(q, hits, answers, dict(timings)) for q, hits, answers in zip(questions, retrieved, found)]
+        return [
+            Reading(q, hits, answers, dict(timings), window, chore)
+            for q, hits, answers, window, chore in zip(questions, retrieved, found_answers, windows, housekeeping)
+        ]
 
-    def ask(self, question: str, passages_read: int | None = None) -> QAResponse:
-        return self.ask_many([question], passages_read)[0]
+    def ask(
+        self,
+        question: str,
+        passages_read: int | None = None,
+        history: Sequence[str] = (),
+        history_turns: int | None = None,
+    ) -> QAResponse:
+        return self.ask_many([question], passages_read, [history], history_turns)[0]
 
     def warm_up(self) -> float:
         """Answer one throw-away question so lazy initialisation (thread pools, kernels, caches) happens now,
@@ -150,11 +199,17 @@ class QAPipeline:
         self.ask("What happened?")
         return time.perf_counter() - started
 
-    def ask_many(self, questions: list[str], passages_read: int | None = None) -> list[QAResponse]:
+    def ask_many(
+        self,
+        questions: list[str],
+        passages_read: int | None = None,
+        histories: Sequence[Sequence[str]] | None = None,
+        history_turns: int | None = None,
+    ) -> list[QAResponse]:
         """Answer several questions with one batched retrieval and reader pass (the service batches
         questions that arrive together); each response is what `ask` would have returned alone."""
         started = time.perf_counter()
-        readings = self.read_many(questions, passages_read)
+        readings = self.read_many(questions, passages_read, histories=histories, history_turns=history_turns)
         total_ms = 1000 * (time.perf_counter() - started)
         return [self.respond(reading, total_ms) for reading in readings]
 
@@ -176,13 +231,16 @@ class QAPipeline:
                     retrieval_score=hit.score,
                 )
             )
-        answers = self.decide(reading)
+        answers = [] if reading.housekeeping else self.decide(reading)
         return QAResponse(
             question=reading.question,
             answers=answers,
             abstained=not answers,
             passages=passages,
             timings_ms={**reading.timings_ms, "total": total_ms},
+            history_used=list(reading.history.questions),
+            history_used_positions=list(reading.history.positions),
+            note=HOUSEKEEPING_NOTE if reading.housekeeping else None,
         )
 
     def score(self, reading: Reading) -> list[ExtractedAnswer]:

@@ -62,3 +62,11 @@ class QAResponse(BaseModel):
     abstained: bool = Field(description="true when nothing in the corpus supports an answer")
     passages: list[RetrievedPassage] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    history_used: list[str] = Field(
+        default_factory=list,
+        description="earlier questions of the conversation that steered retrieval (empty: the question alone)",
+    )
+    history_used_positions: list[int] = Field(
+        default_factory=list, description="their 0-based places in the history sent (oldest first)"
+    )
+    note: str | None = Field(None, description="why the question was not read, when it was not")

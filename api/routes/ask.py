@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.answering import answer, checked_passages_read, checked_question
+from api.answering import answer, checked_history, checked_passages_read, checked_question
 from api.models import AskRequest, ErrorResponse
 from api.security import require_api_key
 from qa.schemas import QAResponse
@@ -15,7 +15,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for c
 
 @router.post("/ask", response_model=QAResponse, responses=_ERRORS, summary="Answer a question from the corpus")
 async def ask_post(request: Request, body: AskRequest) -> QAResponse:
-    return await answer(request, checked_question(request, body.question), checked_passages_read(request, body.top_k))
+    history, turns = checked_history(request, body.history, body.history_turns)
+    return await answer(
+        request,
+        checked_question(request, body.question),
+        checked_passages_read(request, body.top_k),
+        history,
+        turns,
+    )
 
 
 @router.get("/ask", response_model=QAResponse, responses=_ERRORS, summary="Answer a question (quick GET form)")

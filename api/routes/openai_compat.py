@@ -18,8 +18,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.answering import answer, checked_question
-from api.models import ErrorResponse
+from api.models import ErrorResponse, clean_question
 from api.security import require_api_key
+from qa.conversation import is_housekeeping
+from qa.pipeline import HOUSEKEEPING_NOTE
 from qa.schemas import Answer, QAResponse
 
 MODEL_ID = "newsqa-extractive"
@@ -51,8 +53,27 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = None
     n: int | None = None
     user: str | None = None
+    # This service's own: earlier questions searched with a follow-up besides the subject's (default QA_HISTORY_TURNS).
+    history_turns: int | None = Field(None, ge=0, le=20)
 
     model_config = {"extra": "allow"}
+
+
+def _earlier_questions(request: Request, messages: list[ChatMessage]) -> tuple[str, ...]:
+    """The conversation's earlier user questions, oldest first, the most recent QA_MAX_HISTORY_QUESTIONS. Clients
+    resend the whole chat every turn, so an earlier turn that cannot be a question (empty, a pasted document over
+    the length limit, a housekeeping prompt) is left out rather than refusing every later turn."""
+    settings = request.app.state.settings
+    kept = []
+    for message in messages:
+        text = message.text()
+        if not text.strip() or is_housekeeping(text):
+            continue
+        try:
+            kept.append(clean_question(text, settings.max_question_chars))
+        except ValueError:
+            continue
+    return tuple(kept[-settings.max_history_questions :])
 
 
 def render_answers(response: QAResponse) -> str:
@@ -87,15 +108,27 @@ async def list_models() -> dict:
 async def chat_completions(request: Request, body: ChatCompletionRequest):
     if body.model != MODEL_ID:
         raise HTTPException(404, f"model '{body.model}' does not exist; use '{MODEL_ID}' (GET /v1/models)")
+    # The conversation is its user turns: assistant turns are the service's own earlier answers (never facts), and
+    # system, developer and tool turns are instructions this extractive service does not follow.
     user_messages = [m for m in body.messages if m.role == "user"]
     if not user_messages:
         raise HTTPException(422, "messages must include a message with role 'user'")
-    question = checked_question(request, user_messages[-1].text())
-    response = await answer(request, question, None)
+    latest = user_messages[-1].text()
+    if is_housekeeping(latest):
+        # A front end's title/tags/follow-up prompt: a quick no-answer, never a span read from its pasted chat.
+        response = QAResponse(question=latest[:200], answers=[], abstained=True, note=HOUSEKEEPING_NOTE)
+    else:
+        question = checked_question(request, latest)
+        earlier = _earlier_questions(request, user_messages[:-1])
+        response = await answer(request, question, None, earlier, body.history_turns)
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
     content = render_answers(response)
-    extra = {"citations": _citations(response), "abstained": response.abstained}
+    extra = {
+        "citations": _citations(response),
+        "abstained": response.abstained,
+        "history_used": response.history_used,
+    }
     if not body.stream:
         return {
             "id": completion_id,

@@ -1,0 +1,119 @@
+"""Conversations: which earlier questions help retrieve the passages for a follow-up, and which prompts are a chat
+front end's housekeeping rather than a question.
+
+A follow-up ("What was it rated?", "Who said that?") often names nothing that finds its article among many; the
+conversation's earlier user questions do. Without a language model to rewrite the follow-up, the method is
+history query expansion (as in HQE and the OR-QuAC history window): the question that set the subject (the first,
+or the last self-contained one) and the last few questions are searched together with the current one, below it
+in weight; the articles those earlier questions find best are the conversation's topic; and these rankings are
+fused with the current question's own by reciprocal rank fusion (qa.retriever). Only questions that need it get
+this: one that names its own subject is retrieved exactly as without a conversation.
+
+Earlier questions steer retrieval, and the reader reads a follow-up together with the question that named its
+subject. The answer is still a span of a corpus passage; assistant turns (the service's own earlier answers) are
+never treated as facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Words that point back into the conversation ("it", "there", "that one") rather than naming a subject.
+_REFERRING = frozenset(
+    "it its it's itself they them their theirs themselves he him his himself she her hers herself there "
+    "those these former latter".split()
+)
+# "this"/"that" refer back when they stand for a noun phrase ("Who said that?", "When did this happen?"), not when
+# they open a clause ("the drug that was approved") or qualify a time ("this year").
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:that|this)\b(?=\s*(?:[?.!,]|$|\s+(?:happen|happened|cost|costs|mean|means|take|took|start|started|"
+    r"end|ended|open|opened|close|closed|say|said|was|is|will|would|be|been|one|ones|place|decision|plan|scheme|"
+    r"project|figure|number|report|person|man|woman|unit|ward|hospital|service)\b))",
+    re.IGNORECASE,
+)
+_CONTINUATION = re.compile(r"^\s*(?:and|but|also|so|then|what about|how about|and what about)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:['’][A-Za-z]+)?")
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how many much long old did does do is are was were will would can "
+    "could should has have had the a an of in on at to for by with from about and or as be been".split()
+)
+
+# A chat front end's own prompts (conversation titles, tags, follow-up suggestions, search queries), sent through
+# the chat API as a user message: they carry the chat in a block and start with a task header.
+_HOUSEKEEPING = re.compile(
+    r"^\s*#{1,6}\s*task\s*:|<chat_history>|</chat_history>|^\s*(?:generate|create|suggest)\s+(?:a\s+)?(?:concise\s+)?"
+    r"(?:\d+\s*-\s*\d+\s+word\s+)?(?:title|tags?|follow[- ]?up)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def is_housekeeping(text: str) -> bool:
+    """True for a chat front end's housekeeping prompt (a title, tags, follow-up suggestions), which gets a quick
+    no-answer: it is not a question about the corpus, and reading its pasted chat would answer from the chat."""
+    return bool(_HOUSEKEEPING.search(text))
+
+
+def needs_history(question: str) -> bool:
+    """Whether the question leans on the conversation: it refers back ("it", "they", "there", "that"), continues
+    ("And in 2024?", "What about the second one?"), or names no subject of its own (nothing capitalised after its
+    first word, no number, at most two content words)."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    if not words:
+        return False
+    if _CONTINUATION.search(question) or _DEMONSTRATIVE.search(question):
+        return True
+    if any(w in _REFERRING for w in words):
+        return True
+    content = [w for w in words if w not in _QUESTION_WORDS]
+    if len(content) <= 2:
+        return True
+    named = any(token[:1].isupper() for token in _WORD.findall(question)[1:]) or any(ch.isdigit() for ch in question)
+    return not named
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """The earlier questions a follow-up is searched with: the one that set the conversation's current subject and
+    the most recent ones after it."""
+
+    questions: tuple[str, ...]
+    positions: tuple[int, ...]  # 0-based positions in the history given, oldest first
+
+
+def history_window(history: list[str] | tuple[str, ...], turns: int) -> HistoryWindow:
+    """The latest self-contained earlier question (it names the subject: the first question, or the last one that
+    changed the subject) and up to `turns` most recent questions after it, oldest first, without repeats; empty when
+    `turns` is 0 or there is no history. Questions before the subject changed are left out: they are about
+    something else."""
+    if turns <= 0 or not history:
+        return HistoryWindow((), ())
+    anchor = max((i for i, question in enumerate(history) if not needs_history(question)), default=0)
+    recent = range(max(anchor + 1, len(history) - turns), len(history))
+    seen: set[str] = set()
+    questions, positions = [], []
+    for position in (anchor, *recent):
+        key = " ".join(history[position].lower().split())
+        if key in seen:
+            continue
+        seen.add(key)
+        questions.append(history[position])
+        positions.append(position)
+    return HistoryWindow(tuple(questions), tuple(positions))
+
+
+def expanded_query(question: str, window: HistoryWindow) -> str:
+    """The text searched for a follow-up: the window's questions, then the current one (for the sparse side; the
+    dense side weights the vectors instead)."""
+    return " ".join([*window.questions, question])
+
+
+NO_HISTORY = HistoryWindow((), ())
+
+
+def conversation_context(question: str, history: list[str] | tuple[str, ...], turns: int) -> HistoryWindow:
+    """The earlier questions that steer this question's retrieval: the history window when the question needs it,
+    else none (a self-contained question, a housekeeping prompt, no history, or `turns` 0)."""
+    if turns <= 0 or not history or is_housekeeping(question) or not needs_history(question):
+        return NO_HISTORY
+    return history_window(history, turns)

@@ -1,0 +1,236 @@
+"""Follow-up questions in a conversation: earlier questions steer retrieval (never the answer), over the pipeline,
+/ask, the OpenAI-compatible chat API (the official client, plain and streamed) and the web page.
+
+The corpus is six similar hospital articles from the news set (three maternity inspections, a birth centre, a
+Tallowmere inspection, a cancer centre), so a follow-up such as "Who is the director of midwifery there?" fits
+several of them and only the conversation says which."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from conftest import ARTIFACTS, CHROMIUM, ROOT, running_server
+
+from qa.conversation import conversation_context, history_window, is_housekeeping, needs_history
+
+ARTICLES = [
+    "health_01_maternity_rating",
+    "uk_h4_10_birth_centre",
+    "uk_h6_03_maternity_cqc",
+    "uk_h8_03_maternity_cqc",
+    "uk_h5_03_tallowmere_cqc",
+    "health_09_cancer_centre",
+]
+FIRST = "When did inspectors go back into the maternity unit at Wendham General Hospital?"
+FOLLOW_UP = "Who is the director of midwifery there?"
+RIGHT_ARTICLE, RIGHT_ANSWER = "health_01_maternity_rating", "Rhiannon Castellane"
+HOUSEKEEPING = (
+    "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
+    '### Output:\nJSON format: { "title": "your concise title here" }\n'
+    f"<chat_history>\nUSER: {FIRST}\nASSISTANT: 5 and 6 November 2024\n</chat_history>"
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hospitals")
+    for name in ARTICLES:
+        shutil.copy(ROOT / "eval" / "news" / "articles" / f"{name}.txt", folder / f"{name}.txt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hospitals(corpus, tmp_path_factory):
+    from qa.config import Settings
+    from qa.pipeline import QAPipeline
+
+    return QAPipeline.from_settings(Settings(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("index")))
+
+
+@pytest.fixture(scope="module")
+def server(corpus, tmp_path_factory):
+    env = {
+        "QA_CORPUS_DIR": str(corpus),
+        "QA_INDEX_DIR": str(tmp_path_factory.mktemp("served-index")),
+        "QA_MAX_HISTORY_QUESTIONS": "5",
+    }
+    yield from running_server(env, tmp_path_factory.mktemp("logs") / "server.log")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What rating did it get this time?", "Who said that?", "And in 2024?", "Where is it?", "How many beds?",
+     "When did this happen?", "What about the second one?", "Who runs the ward?"],
+)  # fmt: skip
+def test_follow_ups_need_the_conversation(question):
+    assert needs_history(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [FIRST, "Who is the chief nurse of Kestrelmoor and Wendham NHS Foundation Trust?",
+     "How many babies a year does the Wendham General Hospital maternity unit deliver?",
+     "Which drug that the CQC approved in 2024 was withdrawn?"],
+)  # fmt: skip
+def test_self_contained_questions_do_not(question):
+    assert not needs_history(question)
+
+
+def test_housekeeping_prompts_are_recognised():
+    assert is_housekeeping(HOUSEKEEPING)
+    suggestions = "Suggest 3-5 relevant follow-up questions the user might ask.\n<chat_history>x</chat_history>"
+    assert is_housekeeping(suggestions)
+    assert not is_housekeeping("What task force did the council set up?")
+    assert not is_housekeeping("Who generated the title of the report?")
+
+
+def test_history_window_is_the_first_and_the_latest_questions():
+    history = ["first?", "second?", "third?", "fourth?", "fifth?"]
+    window = history_window(history, 2)
+    assert window.questions == ("first?", "fourth?", "fifth?") and window.positions == (0, 3, 4)
+    assert history_window(["same?", "Same?", "other?"], 5).questions == ("same?", "other?")
+    assert history_window(history, 0).questions == ()
+    assert conversation_context(FIRST, history, 2).questions == ()  # self-contained: searched alone
+
+
+def test_a_follow_up_is_answered_from_the_conversations_article(hospitals):
+    alone = hospitals.ask(FOLLOW_UP)
+    # The premise: alone, the question fits another hospital's article better.
+    assert alone.answers and alone.answers[0].citation.doc_id != RIGHT_ARTICLE
+    followed = hospitals.ask(FOLLOW_UP, history=[FIRST])
+    assert followed.history_used == [FIRST] and followed.history_used_positions == [0]
+    assert followed.answers[0].citation.doc_id == RIGHT_ARTICLE
+    assert followed.answers[0].text == RIGHT_ANSWER
+    assert hospitals.ask(FOLLOW_UP, history=[FIRST], history_turns=0).history_used == []
+
+
+def test_a_self_contained_question_is_answered_as_without_a_conversation(hospitals):
+    question = "How many babies a year does the Wendham General Hospital maternity unit deliver?"
+    with_history = hospitals.ask(question, history=["Who leads the Tallowmere cancer service?", FOLLOW_UP])
+    alone = hospitals.ask(question)
+    assert with_history.history_used == []
+    assert [a.model_dump() for a in with_history.answers] == [a.model_dump() for a in alone.answers]
+    assert [p.model_dump() for p in with_history.passages] == [p.model_dump() for p in alone.passages]
+
+
+def test_the_conversation_is_never_quoted_as_an_answer(hospitals):
+    # An earlier question holding a made-up name: the answer still comes from a corpus passage at its offsets.
+    history = ["Is Zebedee Quillfeather the director of midwifery at Wendham General Hospital?"]
+    response = hospitals.ask(FOLLOW_UP, history=history)
+    for answer in response.answers:
+        document = hospitals.index.documents[answer.citation.doc_id]
+        assert document.text[answer.citation.answer_start : answer.citation.answer_end] == answer.text
+        assert "Zebedee" not in answer.text
+
+
+def test_housekeeping_prompt_gets_a_quick_no_answer(hospitals):
+    response = hospitals.ask(HOUSEKEEPING)
+    assert response.abstained and response.answers == [] and response.passages == []
+    assert response.note and "housekeeping" in response.note
+
+
+def test_ask_with_history_over_http(server):
+    body = {"question": FOLLOW_UP, "history": [FIRST]}
+    data = httpx.post(server.url + "/ask", json=body, timeout=60).json()
+    assert data["history_used"] == [FIRST]
+    assert data["answers"][0]["citation"]["doc_id"] == RIGHT_ARTICLE
+    alone = httpx.post(server.url + "/ask", json={"question": FOLLOW_UP}, timeout=60).json()
+    # Cached per conversation context: the same question alone is not served the follow-up's answer.
+    assert alone["history_used"] == [] and alone["answers"][0]["citation"]["doc_id"] != RIGHT_ARTICLE
+
+
+@pytest.mark.parametrize(
+    ("history", "reason"),
+    [
+        (["q1?", "q2?", "q3?", "q4?", "q5?", "q6?"], "history has 6 questions; the limit is 5"),
+        ([1, 2], "history"),
+        (["When was it?", "   "], "history[1]: question must not be empty"),
+        ("When was the visit?", "history"),
+        ([["nested"]], "history"),
+    ],
+)
+def test_bad_histories_are_refused_with_the_reason(server, history, reason):
+    response = httpx.post(server.url + "/ask", json={"question": FOLLOW_UP, "history": history}, timeout=30)
+    assert response.status_code == 422
+    assert reason in response.text
+
+
+def test_history_turns_out_of_range_is_refused(server):
+    response = httpx.post(
+        server.url + "/ask", json={"question": FOLLOW_UP, "history": [FIRST], "history_turns": 99}, timeout=30
+    )
+    assert response.status_code == 422 and "history_turns" in response.text
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def _chat(first_answer: str) -> list[dict]:
+    return [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": FIRST},
+        # The service's own earlier answer, with a made-up claim: assistant turns are never facts.
+        {"role": "assistant", "content": first_answer},
+        {"role": "user", "content": FOLLOW_UP},
+    ]
+
+
+def test_multi_turn_chat_answers_the_follow_up_from_the_conversations_article(client):
+    messages = _chat("5 and 6 November 2024. The director of midwifery is Zebedee Quillfeather.")
+    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)
+    content = completion.choices[0].message.content or ""
+    assert RIGHT_ANSWER in content and "Zebedee" not in content
+    assert completion.model_extra["citations"][0]["doc_id"] == RIGHT_ARTICLE
+    assert completion.model_extra["history_used"] == [FIRST]
+
+
+def test_multi_turn_chat_streamed(client):
+    stream = client.chat.completions.create(
+        model="newsqa-extractive",
+        messages=_chat("5 and 6 November 2024"),
+        stream=True,
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert RIGHT_ANSWER in text
+    assert chunks[-1].model_extra["citations"][0]["doc_id"] == RIGHT_ARTICLE
+
+
+def test_chat_housekeeping_prompt_gets_the_no_answer_sentence(client):
+    messages = [{"role": "user", "content": FIRST}, {"role": "user", "content": HOUSEKEEPING}]
+    completion = client.chat.completions.create(model="newsqa-extractive", messages=messages)
+    assert completion.choices[0].message.content == "The corpus holds no answer to this question."
+    assert completion.model_extra["citations"] == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (apt-get install chromium)")
+def test_web_page_keeps_the_conversation_until_a_new_one(server, chromium):
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server.url + "/")
+    ask = page.get_by_role("button", name="Ask", exact=True)
+    page.get_by_label("Your question").fill(FIRST)
+    ask.click()
+    page.wait_for_selector("#turns li")
+    page.get_by_label("Your question").fill(FOLLOW_UP)
+    ask.click()
+    page.wait_for_selector("#followup-note")
+    assert FIRST in page.locator("#followup-note").inner_text()
+    assert RIGHT_ANSWER in page.locator("mark.highlight").all_inner_texts()
+    assert page.locator("#turns li").count() == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-conversation.png"), full_page=True)
+    page.get_by_role("button", name="New conversation").click()
+    assert page.locator("#conversation").is_hidden() and page.locator("#turns li").count() == 0
+    page.get_by_label("Your question").fill(FOLLOW_UP)
+    ask.click()
+    page.wait_for_selector("#turns li")
+    assert page.locator("#followup-note").count() == 0  # a new conversation: the question is read alone
+    context.close()
