@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ import pytest
 from conftest import ROOT, SEED_DOC_ID
 
 from eval.news_set import NEWS_DIR, NewsSetError, check_news_set, describe, load_news_set
+
+VALIDATION_SHA256 = "0b3b0a5a2ad9f615d7a2ec05ab85eefa08f29d0295616a07cdd249f0a53d3c86"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,13 @@ def test_the_shipped_set_passes_its_checker(news):
     counts = describe(news)
     assert counts["questions"] >= 600 and counts["unanswerable_share"] >= 0.30
     assert counts["validation"]["written_articles"] + counts["train"]["written_articles"] >= 12
-    assert counts["validation"]["articles"] > counts["train"]["articles"]
+    # Validation is where every choice is made: frozen (573 questions over 38 articles, these very lines); training
+    # data grows (session 8: 3,200 more questions, at least 35% of them unanswerable near misses).
+    assert (counts["validation"]["articles"], counts["validation"]["questions"]) == (38, 573)
+    lines = (NEWS_DIR / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    validation_lines = "\n".join(line for line in lines if '"split": "validation"' in line)
+    assert hashlib.sha256(validation_lines.encode()).hexdigest() == VALIDATION_SHA256
+    assert counts["train"]["questions"] >= 3483 and counts["train"]["unanswerable"] >= 0.35 * 3200
     # Split by article: no article's questions in both splits, and the seed article (the test set) in neither.
     splits_of = {}
     for q in news.questions:
@@ -111,7 +120,7 @@ def test_cli_check_reports_problems_without_a_traceback(tmp_path):
 
 
 def test_eval_news_slice_meets_floors(news, tmp_path):
-    """A fixed slice of news validation, end to end over one index of all 57 articles (as `qa eval news`).
+    """A fixed slice of news validation, end to end over one index of all 217 articles (as `qa eval news`).
     Floors sit a few points under the figures measured on the same slice (eval/README.md)."""
     from eval.news import evaluate_news, news_settings
     from qa.config import Settings
@@ -122,13 +131,13 @@ def test_eval_news_slice_meets_floors(news, tmp_path):
     report = evaluate_news(pipeline, news, tmp_path / "out", ("validation",), limit=80)
     s = report["summary"]["validation"]
     assert s["questions"] == 80 and s["articles"] >= 30
-    # Measured on this slice (shipped reader and decision): article recall@5 0.981, answerable F1 0.749, forced 0.864,
-    # overall 0.749, unanswerable abstained 75%, right article 0.953, citation accuracy 0.977.
+    # Measured on this slice (session-8 reader and decision, 217 articles): article recall@5 0.981, answerable F1
+    # 0.729, forced 0.797, overall 0.749, unanswerable abstained 79%, right article 0.957, citation accuracy 0.978.
     assert s["article_recall_at_k"]["5"] >= 0.95
-    assert s["answerable_mean_f1"] >= 0.70
-    assert s["answerable_mean_f1_forced"] >= 0.82
+    assert s["answerable_mean_f1"] >= 0.68
+    assert s["answerable_mean_f1_forced"] >= 0.76
     assert s["overall_f1"] >= 0.70
-    assert s["unanswerable_abstained"] >= 0.65
+    assert s["unanswerable_abstained"] >= 0.70
     assert s["right_article_cited"] >= 0.90
     assert s["citation_accuracy"] >= 0.92
     assert json.loads((tmp_path / "out" / "news_eval.json").read_text())["summary"]["validation"]["questions"] == 80
