@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from api.answer_cache import AnswerCache, CacheKey
 from qa.config import Settings
-from qa.conversation import conversation_context
 from qa.corpus_store import (
     AddResult,
     CorpusStore,
@@ -132,8 +131,7 @@ class LivePipeline:
     ) -> CacheKey:
         # Only the earlier questions that steer retrieval belong in the key: a self-contained question is the same
         # question whatever came before it, and shares its cached response.
-        turns = self.settings.history_turns if history_turns is None else history_turns
-        context = conversation_context(question, history, turns).questions
+        context = pipeline.conversation_context(question, history, history_turns).questions
         return self.answers.key(question, passages_read or self.settings.passages_read, pipeline.index.path, context)
 
     def load(self) -> None:

@@ -153,11 +153,10 @@ class QAPipeline:
         earlier user questions, oldest first) steer retrieval for a question that needs them
         (qa.conversation); `history_turns` overrides QA_HISTORY_TURNS."""
         passages_read = passages_read or self.settings.passages_read
-        turns = self.settings.history_turns if history_turns is None else history_turns
         histories = histories or [()] * len(questions)
         started = time.perf_counter()
         housekeeping = [is_housekeeping(q) for q in questions]
-        windows = [conversation_context(q, tuple(h), turns) for q, h in zip(questions, histories)]
+        windows = [self.conversation_context(q, h, history_turns) for q, h in zip(questions, histories)]
         if retrieved is None:
             plain = [i for i, w in enumerate(windows) if not w.questions and not housekeeping[i]]
             found: dict[int, list[RetrievalHit]] = dict(
@@ -182,6 +181,14 @@ class QAPipeline:
             Reading(q, hits, answers, dict(timings), window, chore)
             for q, hits, answers, window, chore in zip(questions, retrieved, found_answers, windows, housekeeping)
         ]
+
+    def conversation_context(
+        self, question: str, history: Sequence[str], history_turns: int | None = None
+    ) -> HistoryWindow:
+        """The earlier questions that will steer this question's retrieval (none for a self-contained question);
+        `history_turns` overrides QA_HISTORY_TURNS."""
+        turns = self.settings.history_turns if history_turns is None else history_turns
+        return conversation_context(question, tuple(history), turns)
 
     def ask(
         self,
