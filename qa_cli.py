@@ -372,11 +372,23 @@ def cmd_bench(args) -> int:
     if args.target == "index":
         from bench.large_index import bench_large_index
 
+        if args.questions is not None and not (args.questions.isdigit() and int(args.questions) > 0):
+            print(
+                f"error: index: --questions must be a whole number of at least 1, not {args.questions!r}",
+                file=sys.stderr,
+            )
+            return 2
+
         squad = Path(args.squad_dir)
         files = [squad / "dev-v2.0.json.gz", squad / "dev-v1.1.json.gz", *map(Path, args.train_files)]
         out = Path(args.out)
         result = bench_large_index(
-            files, out / "index", out, _settings(args), questions=args.questions, max_documents=args.documents
+            files,
+            out / "index",
+            out,
+            _settings(args),
+            questions=int(args.questions) if args.questions else 500,
+            max_documents=args.documents,
         )
     elif args.target == "corpus":
         from bench.corpus_changes import run_corpus_benchmark
@@ -405,6 +417,21 @@ def cmd_bench(args) -> int:
             squad_dir=Path(args.squad_dir),
         )
     else:
+        from bench.benchmarks import load_bench_questions
+        from eval.question_set import QuestionSetError
+
+        questions = None
+        if args.questions is not None:
+            try:
+                questions = load_bench_questions(Path(args.questions), args.split)
+            except QuestionSetError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        server_env = {}
+        if args.corpus_dir:
+            server_env["QA_CORPUS_DIR"] = str(Path(args.corpus_dir).resolve())
+            default_index = _settings(args).model_cache_dir / f"bench-index-{Path(args.corpus_dir).resolve().name}"
+            server_env["QA_INDEX_DIR"] = str(Path(args.index_dir).resolve() if args.index_dir else default_index)
         result = bench_api(
             url=args.url,
             concurrency=args.concurrency,
@@ -412,6 +439,8 @@ def cmd_bench(args) -> int:
             max_requests=args.requests,
             api_key=args.api_key,
             kill_replica_after_s=args.kill_replica_after,
+            questions=questions,
+            server_env=server_env,
         )
     print(json.dumps(result, indent=2))
     failed = result.get("errors", 0) or result.get("wrong_answers", 0) or "error" in result.get("killed_replica", {})
@@ -675,7 +704,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=["../shared/data/qa-train/squad_train_v1.1_rest.json.gz"],
         help="index: SQuAD-layout training files whose paragraphs join the dev paragraphs",
     )
-    p.add_argument("--questions", type=_positive_int, default=500, help="index: dev questions timed and scored")
+    p.add_argument(
+        "--questions",
+        help="index: dev questions timed and scored (a number, default 500); api: a question file to cycle through "
+        "(JSONL with 'question', CSV, SQuAD JSON), so every request is a new question",
+    )
+    p.add_argument("--split", help="api: with a JSONL --questions file, only rows whose 'split' is this")
+    p.add_argument("--corpus-dir", help="api: the started server's corpus folder (default: seeds/)")
+    p.add_argument("--index-dir", help="api: the started server's index folder (default: one in the model cache)")
     p.add_argument("--documents", type=_positive_int, help="index: only the first N paragraphs (a quicker comparison)")
     p.add_argument("--workers", type=_positive_int, help="index: embed on N Ray Data workers (default: this process)")
     p.add_argument(

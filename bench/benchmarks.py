@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field
+
 from bench.server import ServerProcess, kill_an_answering_replica
 from eval.report import percentiles
 
@@ -106,6 +108,34 @@ def _check(body: dict, expected: str | None) -> bool:
     return any(expected in a["text"] for a in body["answers"])
 
 
+class _BenchQuestion(BaseModel):
+    """A JSONL line of a question file: its question, and its split when the file has them (news set)."""
+
+    question: str = Field(min_length=1, pattern=r"\S")
+    split: str | None = None
+
+
+def load_bench_questions(path: Path, split: str | None = None) -> list[str]:
+    """The questions of a question file, in file order, distinct: JSONL lines with a "question" (and, with
+    `split`, only those whose "split" is that, as in the news set's questions.jsonl), or any set
+    `qa eval run` reads (CSV, TSV, SQuAD JSON)."""
+    from eval.jsonl import read_jsonl
+    from eval.question_set import QuestionSetError, load_question_set
+
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        rows = read_jsonl(path, _BenchQuestion, QuestionSetError)
+        questions = [row.question.strip() for row in rows if split is None or row.split == split]
+    else:
+        if split is not None:
+            raise QuestionSetError(f"{path}: --split needs a JSONL file with a 'split' field")
+        questions = [q.question for q in load_question_set(path).questions]
+    questions = list(dict.fromkeys(questions))
+    if not questions:
+        raise QuestionSetError(f"{path}: no questions{f' in split {split!r}' if split else ''}")
+    return questions
+
+
 def bench_api(
     url: str | None = None,
     concurrency: int = 1,
@@ -113,17 +143,24 @@ def bench_api(
     max_requests: int = 200,
     api_key: str | None = None,
     kill_replica_after_s: float | None = None,
+    questions: list[str] | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Latency (and, with concurrency > 1, throughput) of /ask; every answer is checked against the expected one.
+    """Latency (and, with concurrency > 1, throughput) of /ask. By default the seed questions, each answer checked
+    against the expected one; with `questions`, each request asks the next of them (cycling; the report counts
+    repeats), so answering is timed rather than the answer cache, and answers are not checked.
     With `kill_replica_after_s`, one answering replica of a local Ray Serve deployment is killed that long into the
-    load (the report names its pid): every question must still be answered."""
+    load (the report names its pid): every question must still be answered. `server_env`: settings for the server
+    this starts when no `url` is given (e.g. QA_CORPUS_DIR)."""
     import httpx
 
     server = None
     if url is None:
-        server = ServerProcess()
+        server = ServerProcess(env=server_env)
         server.wait_ready()
         url = server.url
+    asked: list[tuple[str, str | None]] = [(q, None) for q in questions] if questions else list(SEED_QUESTIONS)
+    answered = {"answers": 0, "abstained": 0}
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -152,7 +189,7 @@ def bench_api(
                         return
                     index = issued["n"]
                     issued["n"] += 1
-                question, expected = SEED_QUESTIONS[index % len(SEED_QUESTIONS)]
+                question, expected = asked[index % len(asked)]
                 started = time.perf_counter()
                 try:
                     response = client.post("/ask", json={"question": question})
@@ -165,11 +202,14 @@ def bench_api(
                     statuses[status] = statuses.get(status, 0) + 1
                     if status == 200 and response is not None:
                         latencies.append(elapsed)
-                        if not _check(response.json(), expected):
+                        body = response.json()
+                        answered["abstained" if body["abstained"] else "answers"] += 1
+                        if not questions and not _check(body, expected):
                             wrong.append(question)
 
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:  # warm-up
+            # Warm-up on other questions than the timed ones, so none of those is in the answer cache.
             for question, _ in SEED_QUESTIONS:
                 client.post("/ask", json={"question": question})
         started = time.perf_counter()
@@ -190,14 +230,17 @@ def bench_api(
     total = sum(statuses.values())
     return {
         "url": url,
-        # The same few questions over and over: with the server's answer cache on (the default), after the first
-        # round this measures the cache; QA_ANSWER_CACHE_SIZE=0 on the server measures answering.
-        "distinct_questions": len(SEED_QUESTIONS),
+        # The seed questions over and over: with the server's answer cache on (the default), after the first
+        # round this measures the cache; --questions FILE (or QA_ANSWER_CACHE_SIZE=0) measures answering.
+        "distinct_questions": len(asked),
+        "repeated_requests": max(0, sum(statuses.values()) - len(asked)),
         "concurrency": concurrency,
         **({"killed_replica": killed} if kill_replica_after_s is not None else {}),
         "requests": total,
         "wall_s": wall,
         "throughput_rps": total / wall if wall else 0.0,
+        "answered": answered["answers"],
+        "abstained": answered["abstained"],
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "errors": total - statuses.get(200, 0),
         "wrong_answers": len(wrong),

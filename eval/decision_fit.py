@@ -39,6 +39,8 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 REGULARISATION = (0.1, 1.0, 10.0)  # inverse L2 strengths tried (sklearn's C), chosen inside the folds
 MIN_GAIN = 0.01  # cross-validated overall F1 a richer feature set must add to be chosen
+# Overall F1 that stopping early (not reading the rest once an answer is this sure) may cost on news validation.
+STOP_TOLERANCE = 0.002
 
 
 @dataclass
@@ -51,6 +53,7 @@ class QuestionSpans:
     features: np.ndarray  # spans x len(FEATURES)
     f1: np.ndarray  # per span; 0 for every span of an unanswerable question
     shipped_probability: np.ndarray  # the running decision's probability per span (the baseline)
+    text_order: np.ndarray  # per span, the place of the text it was read in (Reader.reading_order), 0 first
 
 
 def collect(
@@ -58,14 +61,23 @@ def collect(
 ) -> list[QuestionSpans]:
     found = []
     for row in tqdm(rows, desc="reading validation questions", unit="q"):
-        scored = pipeline.score(pipeline.read(row["question"], passages_read))
+        reading = pipeline.read(row["question"], passages_read, read_all=True)
+        scored = pipeline.score(reading)
+        texts = pipeline.reader.reading_order([hit.passage for hit in reading.retrieved])
+        order_of = {member: place for place, text in enumerate(texts) for member in text.members}
         features = np.array([[s.features[name] for name in FEATURES] for s in scored], dtype=float).reshape(
             -1, len(FEATURES)
         )
         f1 = np.array([score_prediction(s.text, row["answers"])[1] if row["answerable"] else 0.0 for s in scored])
         found.append(
             QuestionSpans(
-                row["id"], row["doc_id"], row["answerable"], features, f1, np.array([s.score for s in scored])
+                row["id"],
+                row["doc_id"],
+                row["answerable"],
+                features,
+                f1,
+                np.array([s.score for s in scored]),
+                np.array([order_of[s.passage_rank] for s in scored], dtype=int),
             )
         )
     return found
@@ -190,6 +202,47 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
     return figures
 
 
+def _stopped_early(
+    questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray], stop_at: float | None
+) -> tuple[list[np.ndarray], float]:
+    """Each question's span probabilities as if reading had stopped after the first text holding a span at
+    `stop_at` or above (spans of later texts unseen, probability -1), and the share of texts read."""
+    seen, read, total = [], 0, 0
+    for q, p in zip(questions, probabilities):
+        texts = int(q.text_order.max()) + 1 if len(q.text_order) else 0
+        last = texts - 1
+        if stop_at is not None:
+            sure = q.text_order[p >= stop_at]
+            if len(sure):
+                last = int(sure.min())
+        seen.append(np.where(q.text_order <= last, p, -1.0))
+        read, total = read + last + 1, total + texts
+    return seen, read / max(1, total)
+
+
+def choose_stop(
+    questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray], threshold: float
+) -> tuple[float | None, dict[str, Any]]:
+    """The lowest answer probability at which reading can stop while overall F1 (at `threshold`) stays within
+    STOP_TOLERANCE of reading everything; None when no such level saves any reading. The figures hold the trade-off
+    at every level tried (`curve`: stop level, overall F1, share of texts read)."""
+    everything = _figures(_top(questions, probabilities), threshold)["overall_f1"]
+    curve = []
+    for stop_at in np.linspace(threshold, 1.0, 101)[:-1]:
+        seen, share = _stopped_early(questions, probabilities, float(stop_at))
+        curve.append((float(stop_at), _figures(_top(questions, seen), threshold)["overall_f1"], share))
+    fine = [(level, f1, share) for level, f1, share in curve if f1 >= everything - STOP_TOLERANCE and share < 1.0]
+    chosen = min(fine) if fine else None
+    figures: dict[str, Any] = {
+        "overall_f1_reading_all": everything,
+        "overall_f1": chosen[1] if chosen else everything,
+        "texts_read": chosen[2] if chosen else 1.0,
+        "tolerance": STOP_TOLERANCE,
+        "curve": [[round(level, 4), round(f1, 4), round(share, 4)] for level, f1, share in curve],
+    }
+    return (chosen[0] if chosen else None), figures
+
+
 def fit_decision(
     pipeline: QAPipeline,
     news: NewsSet,
@@ -234,7 +287,10 @@ def fit_decision(
     names = FEATURE_SETS[chosen]
     # Final fit on the whole validation split: regularisation and threshold chosen there.
     figures, (weights, intercept, means, scales), threshold, c = _select(questions, names)
+    final = _probabilities(questions, names, weights, intercept, means, scales)
+    stop_at, stop_figures = choose_stop(questions, final, threshold)
     decision = DecisionModel(
+        stop_reading_at=stop_at,
         features=list(names),
         weights=[float(w) for w in weights],
         intercept=intercept,
@@ -244,13 +300,19 @@ def fit_decision(
         fitted_on=f"news validation split ({len(questions)} questions, "
         f"{len({q.article for q in questions})} articles), "
         f"feature set '{chosen}', C={c}, passages_read={passages_read or pipeline.settings.passages_read}",
-        figures={"cross_validated": results[chosen], "fitted_split": figures},
+        figures={
+            "cross_validated": results[chosen],
+            "fitted_split": figures,
+            "stopping_early": {k: v for k, v in stop_figures.items() if k != "curve"},
+        },
     )
     decision.save(decision_path)
     summary = {
         "chosen": chosen,
         "decision_file": str(decision_path),
         "threshold": threshold,
+        "stop_reading_at": stop_at,
+        "stopping_early": stop_figures,
         "validation_questions": len(questions),
         "results": results,
     }
@@ -276,6 +338,8 @@ def fit_decision(
                     [
                         ("feature set", chosen),
                         ("threshold", threshold),
+                        ("stop reading at", stop_at),
+                        ("texts read when stopping early", stop_figures["texts_read"]),
                         ("C", c),
                         *[(f"weight {n}", w) for n, w in zip(names, weights)],
                     ]

@@ -170,6 +170,13 @@ class DecisionModel(BaseModel):
     means: list[float] = Field(default_factory=list, description="feature centring (empty: 0)")
     scales: list[float] = Field(default_factory=list, description="feature scaling (empty: 1)")
     threshold: float = Field(ge=0.0, le=1.0, description="minimum probability to answer")
+    stop_reading_at: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="a question's remaining passages are not read once an answer reaches this probability "
+        "(None: read them all); chosen with the weights",
+    )
     fitted_on: str = Field("", description="where the weights and threshold were chosen")
     figures: dict = Field(default_factory=dict, description="validation figures at fitting time")
 

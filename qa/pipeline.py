@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
@@ -75,6 +75,8 @@ class Reading:
     timings_ms: dict[str, float]
     history: HistoryWindow = NO_HISTORY  # earlier questions that steered retrieval (a follow-up in a conversation)
     housekeeping: bool = False  # a chat front end's own prompt: not read, not answered
+    # Per retrieved passage, whether the reader read it (False: reading stopped early on a sure answer).
+    read: list[bool] = field(default_factory=list)
 
 
 def _overlaps(a: ExtractedAnswer, b: ExtractedAnswer) -> bool:
@@ -124,6 +126,17 @@ class QAPipeline:
         return self.models.decision
 
     @property
+    def stop_reading_at(self) -> float | None:
+        """The answer probability at which a question's remaining passages are not read (None: read them all):
+        QA_STOP_READING_AT, else the decision's, never below the answer threshold; QA_EARLY_STOP=false reads all."""
+        if not self.settings.early_stop:
+            return None
+        chosen = self.settings.stop_reading_at
+        if chosen is None:
+            chosen = self.decision.stop_reading_at
+        return None if chosen is None else max(chosen, self.answer_threshold)
+
+    @property
     def answer_threshold(self) -> float:
         if self.settings.answer_threshold is not None:
             return self.settings.answer_threshold
@@ -135,9 +148,12 @@ class QAPipeline:
         passages_read: int | None = None,
         history: Sequence[str] = (),
         history_turns: int | None = None,
+        read_all: bool = False,
     ) -> Reading:
         """Retrieve and read, before any answer decision: every candidate answer with the reader's score."""
-        return self.read_many([question], passages_read, histories=[history], history_turns=history_turns)[0]
+        return self.read_many(
+            [question], passages_read, histories=[history], history_turns=history_turns, read_all=read_all
+        )[0]
 
     def read_many(
         self,
@@ -146,12 +162,15 @@ class QAPipeline:
         retrieved: list[list[RetrievalHit]] | None = None,
         histories: Sequence[Sequence[str]] | None = None,
         history_turns: int | None = None,
+        read_all: bool = False,
     ) -> list[Reading]:
         """`read` for a batch of questions: one embedding call and one batched reader pass.
         `retrieved` (the retriever's ranking per question, e.g. a deeper one an evaluation already holds)
         skips retrieval; its first `passages_read` passages are read. `histories` (per question, the conversation's
         earlier user questions, oldest first) steer retrieval for a question that needs them
-        (qa.conversation); `history_turns` overrides QA_HISTORY_TURNS."""
+        (qa.conversation); `history_turns` overrides QA_HISTORY_TURNS. A question stops being read once an answer
+        is as sure as the decision's `stop_reading_at` (`read_all` reads every passage retrieved, as a decision
+        fit must)."""
         passages_read = passages_read or self.settings.passages_read
         histories = histories or [()] * len(questions)
         started = time.perf_counter()
@@ -171,15 +190,34 @@ class QAPipeline:
         # A follow-up is read together with the question that named its subject ("Who is the director there?" reads
         # with "When did inspectors visit Wendham General Hospital?"): alone it fits a span of any article's passage.
         reader_questions = [f"{q} {w.questions[0]}" if w.questions else q for q, w in zip(questions, windows)]
+        stop_at = None if read_all else self.stop_reading_at
+        enough = None
+        texts_read = [0] * len(questions)  # per question, texts read before reading stopped (early stop only)
+        if stop_at is not None:
+            scorers = [self._scorer(q, hits) for q, hits in zip(questions, retrieved)]
+
+            def enough(i: int, new_answers: list[ExtractedAnswer]) -> bool:
+                texts_read[i] += 1
+                return any(answer.score >= stop_at for answer in scorers[i](new_answers))
+
         found_answers = self.reader.read_many(
             reader_questions,
             [[hit.passage for hit in hits] for hits in retrieved],
             answers_per_question=self.settings.answers_per_passage * passages_read,
+            enough=enough,
         )
         timings = {"retrieve": 1000 * (retrieved_at - started), "read": 1000 * (time.perf_counter() - retrieved_at)}
+        read_flags = [[True] * len(hits) for hits in retrieved]
+        if enough is not None:
+            for i, hits in enumerate(retrieved):
+                texts = self.reader.reading_order([hit.passage for hit in hits])
+                read = {member for text in texts[: texts_read[i]] for member in text.members}
+                read_flags[i] = [rank in read for rank in range(len(hits))]
         return [
-            Reading(q, hits, answers, dict(timings), window, chore)
-            for q, hits, answers, window, chore in zip(questions, retrieved, found_answers, windows, housekeeping)
+            Reading(q, hits, answers, dict(timings), window, chore, read)
+            for q, hits, answers, window, chore, read in zip(
+                questions, retrieved, found_answers, windows, housekeeping, read_flags
+            )
         ]
 
     def conversation_context(
@@ -224,7 +262,7 @@ class QAPipeline:
         """The public response to a reading: the passages read, the answers the decision keeps, the timings (the
         evaluations time `read` + `respond` and keep the reading for the best span whatever the threshold)."""
         passages = []
-        for hit in reading.retrieved:
+        for rank, hit in enumerate(reading.retrieved):
             document = self.index.documents[hit.passage.doc_id]
             passages.append(
                 RetrievedPassage(
@@ -236,6 +274,7 @@ class QAPipeline:
                     passage_end=hit.passage.end,
                     page=hit.passage.page,
                     retrieval_score=hit.score,
+                    read=reading.read[rank] if rank < len(reading.read) else not reading.housekeeping,
                 )
             )
         answers = [] if reading.housekeeping else self.decide(reading)
@@ -255,21 +294,28 @@ class QAPipeline:
         by the answer decision (its `score` and `features`), most probable first."""
         if not reading.answers:
             return []
-        retrieved = reading.retrieved
-        rows = span_features(
-            reading.question,
-            reading.answers,
-            [hit.passage.text for hit in retrieved],
-            list(range(1, len(retrieved) + 1)),
-            [hit.dense_rank is not None and hit.bm25_rank is not None for hit in retrieved],
-        )
-        in_scope = self._time_scope_filter(reading.question)
-        scored = [
-            replace(answer, score=self.decision.probability(row), features=row)
-            for answer, row in zip(reading.answers, rows)
-            if in_scope(answer)
-        ]
+        scored = self._scorer(reading.question, reading.retrieved)(reading.answers)
         return sorted(scored, key=lambda answer: -answer.score)
+
+    def _scorer(
+        self, question: str, retrieved: Sequence[RetrievalHit]
+    ) -> Callable[[Sequence[ExtractedAnswer]], list[ExtractedAnswer]]:
+        """A function that rescores candidates of this question over these passages with the answer decision,
+        dropping those about another time than the one asked."""
+        texts = [hit.passage.text for hit in retrieved]
+        ranks = list(range(1, len(retrieved) + 1))
+        found_by_both = [hit.dense_rank is not None and hit.bm25_rank is not None for hit in retrieved]
+        in_scope = self._time_scope_filter(question)
+
+        def rescore(answers: Sequence[ExtractedAnswer]) -> list[ExtractedAnswer]:
+            rows = span_features(question, answers, texts, ranks, found_by_both)
+            return [
+                replace(answer, score=self.decision.probability(row), features=row)
+                for answer, row in zip(answers, rows)
+                if in_scope(answer)
+            ]
+
+        return rescore
 
     def _time_scope_filter(self, question: str) -> Callable[[ExtractedAnswer], bool]:
         """A test that is False for a statement about another time than the one the question names. The asked range

@@ -54,6 +54,10 @@ class RetrievedPassage(BaseModel):
     passage_end: int
     page: int | None = Field(None, description="for a paged source (PDF): the 1-based page the passage starts on")
     retrieval_score: float
+    read: bool = Field(
+        True,
+        description="whether the reader read it (false: reading stopped once an earlier passage gave a sure answer)",
+    )
 
 
 class QAResponse(BaseModel):

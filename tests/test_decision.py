@@ -114,3 +114,32 @@ def test_fit_decision_on_a_news_validation_slice(tmp_path):
     assert list(fitted.features) == list(FEATURE_SETS[result["chosen"]])
     assert 0.0 <= fitted.threshold <= 1.0 and "news validation" in fitted.fitted_on
     assert "Compared" in (tmp_path / "out" / "decision_fit.md").read_text()
+    # The stop level, when there is one, is an answer probability at or above the threshold that kept F1.
+    stopping = result["stopping_early"]
+    assert result["stop_reading_at"] == fitted.stop_reading_at
+    assert stopping["overall_f1"] >= stopping["overall_f1_reading_all"] - stopping["tolerance"]
+    if fitted.stop_reading_at is not None:
+        assert fitted.threshold <= fitted.stop_reading_at <= 1.0 and stopping["texts_read"] < 1.0
+
+
+def test_reading_stops_only_where_news_f1_holds():
+    """The stop level is the lowest that keeps overall F1: stopping on a sure wrong span is refused."""
+    import numpy as np
+
+    from eval.decision_fit import QuestionSpans, choose_stop
+
+    def question(qid, answerable, probabilities, f1):
+        p = np.array(probabilities)
+        return QuestionSpans(qid, "a", answerable, np.zeros((2, 1)), np.array(f1), p, np.array([0, 1])), p
+
+    sure_and_right = question("q1", True, [0.9, 0.95], [1.0, 1.0])
+    first_text_wrong = question("q2", True, [0.8, 0.85], [0.0, 1.0])  # stopping at 0.8 would answer wrongly
+    unanswerable = question("q3", False, [0.3, 0.2], [0.0, 0.0])
+    cases = [sure_and_right, first_text_wrong, unanswerable]
+    stop_at, figures = choose_stop([q for q, _ in cases], [p for _, p in cases], threshold=0.5)
+    assert stop_at is not None and 0.8 < stop_at <= 0.9
+    assert figures["overall_f1"] == figures["overall_f1_reading_all"] == 1.0
+    assert figures["texts_read"] == 5 / 6  # q1 stopped after its first text; q2 and q3 read both
+    # Nothing to gain: a set where every question needs its second text gets no stop level.
+    stop_at, figures = choose_stop([first_text_wrong[0]], [first_text_wrong[1]], threshold=0.5)
+    assert stop_at is None and figures["texts_read"] == 1.0

@@ -10,13 +10,14 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from qa.extracted import ExtractedAnswer, PassageLike
 from qa.paths import DEFAULT_CACHE_DIR
 from qa.reader.decode import decode_spans
+from qa.reader.merge import MergedText, merge_overlapping
 from qa.reader.settings import ReaderLoadError, ReaderSettings, packaged_reader_dir
 from qa.reader.windows import MODEL_INPUTS, tokenize_windows
 
@@ -45,6 +46,7 @@ class Reader:
         batch_size: int = 32,
         runtime: "OnnxLogits | None" = None,
         int8: bool = False,
+        merge_overlaps: bool = False,
     ):
         self.model = model  # the PyTorch network; None when an ONNX Runtime session does the work
         self.tokenizer = tokenizer
@@ -53,6 +55,7 @@ class Reader:
         self.batch_size = batch_size
         self.runtime = runtime
         self.int8 = int8  # weights quantised to int8 (CPU only)
+        self.merge_overlaps = merge_overlaps  # read overlapping passages of a document once, as one text
 
     @property
     def backend(self) -> str:
@@ -112,7 +115,7 @@ class Reader:
     @classmethod
     def from_settings(cls, settings: "Settings", device: str | None = None) -> "Reader":
         """The reader as the service runs it (QA_READER_MODEL, QA_READER_BACKEND, QA_READER_INT8, ...)."""
-        return cls.load(
+        reader = cls.load(
             settings.reader_model,
             device=device or settings.device,
             int8=settings.reader_int8,
@@ -120,6 +123,8 @@ class Reader:
             cache_dir=settings.model_cache_dir,
             threads=settings.torch_threads,
         )
+        reader.merge_overlaps = settings.merge_overlapping_passages
+        return reader
 
     @staticmethod
     def _torch_model(model_dir: Path, device: str, int8: bool):
@@ -210,23 +215,70 @@ class Reader:
         """Best answers for one question over several passages, best first; no passages gives no answers."""
         return self.read_many([question], [passages], answers_per_question)[0]
 
+    def reading_order(self, passages: Sequence[PassageLike]) -> list[MergedText]:
+        """The texts read for these passages, in the order they are read: overlapping passages merged when
+        `merge_overlaps`, else each passage alone; ordered by their best-ranked passage."""
+        if self.merge_overlaps:
+            return merge_overlapping(passages)
+        return [MergedText.of(i, p) for i, p in enumerate(passages)]
+
     def read_many(
-        self, questions: Sequence[str], passages: Sequence[Sequence[PassageLike]], answers_per_question: int = 5
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[PassageLike]],
+        answers_per_question: int = 5,
+        enough: Callable[[int, list[ExtractedAnswer]], bool] | None = None,
     ) -> list[list[ExtractedAnswer]]:
-        """`read` for several questions (each with its own passages) in one batched pass."""
-        pair_questions = [q for q, ps in zip(questions, passages) for _ in ps]
-        pair_passages = [p for ps in passages for p in ps]
-        if not pair_passages:
-            return [[] for _ in questions]
-        per_pair, _ = self.read_texts(pair_questions, [p.text for p in pair_passages], answers_per_question)
-        results, offset = [], 0
-        for ps in passages:
-            found = [
-                replace(answer, passage_rank=rank, passage=passage)
-                for rank, (passage, answers) in enumerate(zip(ps, per_pair[offset : offset + len(ps)]))
-                for answer in answers
+        """`read` for several questions (each with its own passages), batched across questions. Each answer cites
+        one of the passages given (with `merge_overlaps`, the best-ranked that holds it whole).
+
+        `enough(question_index, new_answers)`, when given, is asked after each text of a question is read (texts in
+        `reading_order`, one round per text across the batch); when it says True the question's remaining texts
+        are not read. Without it every text is read in one pass."""
+        texts_per_question = [self.reading_order(ps) for ps in passages]
+        found: list[list[ExtractedAnswer]] = [[] for _ in questions]
+        reading = [i for i, texts in enumerate(texts_per_question) if texts]
+        rounds = [None] if enough is None else list(range(max((len(t) for t in texts_per_question), default=0)))
+        for round_ in rounds:
+            # (question, text) pairs of this round: every text at once, or each reading question's next text.
+            pairs = [
+                (i, text)
+                for i in reading
+                for text in (texts_per_question[i] if round_ is None else texts_per_question[i][round_ : round_ + 1])
             ]
-            found.sort(key=lambda answer: -answer.score)
-            results.append(found[:answers_per_question])
-            offset += len(ps)
+            if not pairs:
+                break
+            per_pair, _ = self.read_texts(
+                [questions[i] for i, _ in pairs], [t.text for _, t in pairs], answers_per_question
+            )
+            new: dict[int, list[ExtractedAnswer]] = {i: [] for i in reading}
+            for (i, text), answers in zip(pairs, per_pair):
+                new[i] += self._cite(answers, text, passages[i])
+            for i, answers in new.items():
+                found[i] += answers
+            if enough is not None:
+                reading = [i for i in reading if not enough(i, new[i])]
+        results = []
+        for answers in found:
+            answers.sort(key=lambda answer: -answer.score)
+            results.append(answers[:answers_per_question])
         return results
+
+    @staticmethod
+    def _cite(
+        answers: list[ExtractedAnswer], text: MergedText, passages: Sequence[PassageLike]
+    ) -> list[ExtractedAnswer]:
+        """Answers found in `text`, each re-expressed as a span of the best-ranked passage that holds it whole."""
+        cited = []
+        for answer in answers:
+            start, end = text.start + answer.start, text.start + answer.end
+            member = text.citing_member(passages, start, end)
+            if member is None:  # a span across passages' edges: no single passage could cite it
+                continue
+            passage = passages[member]
+            cited.append(
+                replace(
+                    answer, start=start - passage.start, end=end - passage.start, passage_rank=member, passage=passage
+                )
+            )
+        return cited
