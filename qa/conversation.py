@@ -110,6 +110,26 @@ def expanded_query(question: str, window: HistoryWindow) -> str:
 
 NO_HISTORY = HistoryWindow((), ())
 
+# The asking words of a question ("Which hospital", "How many", "Who"): what it wants, as opposed to what it is about.
+_ASKING = re.compile(
+    r"\b(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|far|often|soon))?)\b\s*",
+    re.IGNORECASE,
+)
+
+
+def reader_question(question: str, window: HistoryWindow) -> str:
+    """What the reader reads for a follow-up: the question, then what the question that set the subject was about
+    with its asking words taken out ("When did inspectors visit Wendham General Hospital?" adds "did inspectors
+    visit Wendham General Hospital"), so the reader knows the subject without being asked the earlier question
+    again (asked twice, it answers the earlier one)."""
+    if not window.questions:
+        return question
+    about = [
+        " ".join(_ASKING.sub("", q).replace("?", " ").split())
+        for q in dict.fromkeys(window.questions[:1] + window.questions[-1:])
+    ]
+    return " ".join([question, *[a for a in about if a]])
+
 
 def conversation_context(question: str, history: list[str] | tuple[str, ...], turns: int) -> HistoryWindow:
     """The earlier questions that steer this question's retrieval: the history window when the question needs it,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from qa.config import Settings
-from qa.conversation import NO_HISTORY, HistoryWindow, conversation_context, is_housekeeping
+from qa.conversation import NO_HISTORY, HistoryWindow, conversation_context, is_housekeeping, reader_question
 from qa.dates import resolve, sentence_around
 from qa.decision import DECISION_FILE, DecisionModel, span_features
 from qa.embedder import Embedder
@@ -189,7 +189,7 @@ class QAPipeline:
         retrieved_at = time.perf_counter()
         # A follow-up is read together with the question that named its subject ("Who is the director there?" reads
         # with "When did inspectors visit Wendham General Hospital?"): alone it fits a span of any article's passage.
-        reader_questions = [f"{q} {w.questions[0]}" if w.questions else q for q, w in zip(questions, windows)]
+        reader_questions = [reader_question(q, w) for q, w in zip(questions, windows)]
         stop_at = None if read_all else self.stop_reading_at
         enough = None
         texts_read = [0] * len(questions)  # per question, texts read before reading stopped (early stop only)

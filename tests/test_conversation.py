@@ -15,7 +15,14 @@ import openai
 import pytest
 from conftest import ARTIFACTS, CHROMIUM, ROOT, running_server
 
-from qa.conversation import conversation_context, history_window, is_housekeeping, needs_history
+from qa.conversation import (
+    HistoryWindow,
+    conversation_context,
+    history_window,
+    is_housekeeping,
+    needs_history,
+    reader_question,
+)
 
 ARTICLES = [
     "health_01_maternity_rating",
@@ -95,6 +102,18 @@ def test_history_window_is_the_first_and_the_latest_questions():
     assert history_window(["same?", "Same?", "other?"], 5).questions == ("same?", "other?")
     assert history_window(history, 0).questions == ()
     assert conversation_context(FIRST, history, 2).questions == ()  # self-contained: searched alone
+
+
+def test_the_reader_reads_what_earlier_questions_were_about_not_their_asking_words():
+    window = HistoryWindow(
+        ("Which hospital in Caldmoor had the longest handover delays?", "How many midwives have they taken on?"),
+        (0, 2),
+    )
+    read = reader_question("How many of them had only just qualified?", window)
+    assert read.startswith("How many of them had only just qualified? ")
+    assert "hospital in Caldmoor had the longest handover delays" in read and "midwives have they taken on" in read
+    assert "Which" not in read and read.count("How many") == 1 and read.count("?") == 1
+    assert reader_question("Who chairs the board?", HistoryWindow((), ())) == "Who chairs the board?"
 
 
 def test_a_follow_up_is_answered_from_the_conversations_article(hospitals):
