@@ -110,6 +110,16 @@ def expanded_query(question: str, window: HistoryWindow) -> str:
 
 NO_HISTORY = HistoryWindow((), ())
 
+
+def names_a_new_subject(question: str, window: HistoryWindow) -> bool:
+    """Whether the question names something (a capitalised word after its first, or a number) that none of the
+    window's questions names: "And what about Healthwatch Kestrelmoor?" moves on, "What was it rated?" does not."""
+    earlier = {w.lower() for q in window.questions for w in _WORD.findall(q)}
+    tokens = _WORD.findall(question)
+    named = [t for t in tokens[1:] if t[:1].isupper() or t[:1].isdigit()]
+    return any(t.lower() not in earlier for t in named)
+
+
 # The asking words of a question ("Which hospital", "How many", "Who"): what it wants, as opposed to what it is about.
 _ASKING = re.compile(
     r"\b(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|far|often|soon))?)\b\s*",

@@ -195,10 +195,15 @@ class QAPipeline:
         texts_read = [0] * len(questions)  # per question, texts read before reading stopped (early stop only)
         if stop_at is not None:
             scorers = [self._scorer(q, hits) for q, hits in zip(questions, retrieved)]
+            # A follow-up's answer comes from its conversation's article when it can (`score`): only those count.
+            counted = [{rank for rank, hit in enumerate(hits) if hit.on_topic} for hits in retrieved]
 
             def enough(i: int, new_answers: list[ExtractedAnswer]) -> bool:
                 texts_read[i] += 1
-                return any(answer.score >= stop_at for answer in scorers[i](new_answers))
+                return any(
+                    answer.score >= stop_at and (not counted[i] or answer.passage_rank in counted[i])
+                    for answer in scorers[i](new_answers)
+                )
 
         found_answers = self.reader.read_many(
             reader_questions,
@@ -295,6 +300,11 @@ class QAPipeline:
         if not reading.answers:
             return []
         scored = self._scorer(reading.question, reading.retrieved)(reading.answers)
+        on_topic = {rank for rank, hit in enumerate(reading.retrieved) if hit.on_topic}
+        if on_topic:
+            # A follow-up asks about the conversation's subject: its article's answers come first, and when none of
+            # them is sure enough the follow-up is not answered from another article.
+            return sorted(scored, key=lambda answer: (answer.passage_rank not in on_topic, -answer.score))
         return sorted(scored, key=lambda answer: -answer.score)
 
     def _scorer(

@@ -3,11 +3,11 @@ conversation, also the rankings of the question searched with its earlier questi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.conversation import HistoryWindow, expanded_query
+from qa.conversation import HistoryWindow, expanded_query, names_a_new_subject
 from qa.documents import Passage
 from qa.embedder import Embedder
 from qa.index import CorpusIndex
@@ -21,6 +21,9 @@ class RetrievalHit:
     score: float  # fused RRF score
     dense_rank: int | None  # 1-based, None when not in that ranking's candidates
     bm25_rank: int | None
+    # For a follow-up in a conversation: the passage is in the conversation's topic article (what the earlier
+    # questions alone retrieve best). False outside conversations.
+    on_topic: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class HybridRetriever:
         in_topic = [pid for pid in own_dense if self.index.passage(pid).doc_id in topic][:k]
         in_topic_bm25 = [pid for pid in own_bm25 if self.index.passage(pid).doc_id in topic][:k]
         weight, topic_weight = self.history_ranking_weight, self.topic_ranking_weight
-        return self._fuse(
+        hits = self._fuse(
             [
                 _Ranking(own_dense[:k], 1.0, True),
                 _Ranking(own_bm25[:k], 1.0, False),
@@ -104,6 +107,9 @@ class HybridRetriever:
             ],
             passages,
         )
+        if names_a_new_subject(question, window):  # it moves on: the earlier topic is a hint, not a bound
+            return hits
+        return [replace(hit, on_topic=hit.passage.doc_id in topic) for hit in hits]
 
     def _fuse(self, rankings: list[_Ranking], passages: int) -> list[RetrievalHit]:
         fused: dict[int, float] = {}

@@ -20,6 +20,7 @@ from qa.conversation import (
     conversation_context,
     history_window,
     is_housekeeping,
+    names_a_new_subject,
     needs_history,
     reader_question,
 )
@@ -125,6 +126,20 @@ def test_a_follow_up_is_answered_from_the_conversations_article(hospitals):
     assert followed.answers[0].citation.doc_id == RIGHT_ARTICLE
     assert followed.answers[0].text == RIGHT_ANSWER
     assert hospitals.ask(FOLLOW_UP, history=[FIRST], history_turns=0).history_used == []
+
+
+def test_a_follow_up_is_bound_to_the_conversations_article_unless_it_names_another_subject(hospitals):
+    window = conversation_context(FOLLOW_UP, [FIRST], 2)
+    hits = hospitals.retriever.retrieve_in_conversation(FOLLOW_UP, window, 4)
+    assert {hit.passage.doc_id for hit in hits if hit.on_topic} == {RIGHT_ARTICLE}
+    assert any(not hit.on_topic for hit in hits)  # other articles are read, and ranked after the topic's answers
+    moving_on = "And what about the Tallowmere cancer centre?"
+    assert names_a_new_subject(moving_on, window) and not names_a_new_subject(FOLLOW_UP, window)
+    assert not names_a_new_subject("And what was Wendham General rated?", window)  # named before: same subject
+    hits = hospitals.retriever.retrieve_in_conversation(moving_on, conversation_context(moving_on, [FIRST], 2), 4)
+    assert not any(hit.on_topic for hit in hits)
+    # Plain retrieval knows no conversation.
+    assert not any(hit.on_topic for hit in hospitals.retriever.retrieve(FIRST, 4))
 
 
 def test_a_self_contained_question_is_answered_as_without_a_conversation(hospitals):
