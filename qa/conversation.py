@@ -57,7 +57,7 @@ def is_housekeeping(text: str) -> bool:
 def needs_history(question: str) -> bool:
     """Whether the question leans on the conversation: it refers back ("it", "they", "there", "that"), continues
     ("And in 2024?", "What about the second one?"), or names no subject of its own (nothing capitalised after its
-    first word, no number, at most two content words)."""
+    first word but short abbreviations, or at most two content words)."""
     words = [w.lower() for w in _WORD.findall(question)]
     if not words:
         return False
@@ -68,8 +68,13 @@ def needs_history(question: str) -> bool:
     content = [w for w in words if w not in _QUESTION_WORDS]
     if len(content) <= 2:
         return True
-    named = any(token[:1].isupper() for token in _WORD.findall(question)[1:]) or any(ch.isdigit() for ch in question)
-    return not named
+    return not any(_names(token) for token in _WORD.findall(question)[1:])
+
+
+def _names(token: str) -> bool:
+    """Whether a word names something: a capitalised word ("Wendham", "Windows"), not a short all-capitals
+    abbreviation that every article of a kind uses ("CQC", "NHS", "A&E") and not a number ("in 1999")."""
+    return token[:1].isupper() and len(token) >= 2 and not (token.isupper() and len(token) <= 4)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ ARTICLES = [
 FIRST = "When did inspectors go back into the maternity unit at Wendham General Hospital?"
 FOLLOW_UP = "Who is the director of midwifery there?"
 RIGHT_ARTICLE, RIGHT_ANSWER = "health_01_maternity_rating", "Rhiannon Castellane"
+# A follow-up that alone is answered from another hospital's article (each of them gives a rating).
+RATED, RATINGS = "What was it rated?", {"inadequate", "requires improvement"}
 HOUSEKEEPING = (
     "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
     '### Output:\nJSON format: { "title": "your concise title here" }\n'
@@ -72,7 +74,10 @@ def server(corpus, tmp_path_factory):
 @pytest.mark.parametrize(
     "question",
     ["What rating did it get this time?", "Who said that?", "And in 2024?", "Where is it?", "How many beds?",
-     "When did this happen?", "What about the second one?", "Who runs the ward?"],
+     "When did this happen?", "What about the second one?", "Who runs the ward?",
+     # Abbreviations every such article uses and numbers do not name a subject.
+     "What did the CQC rate the practice that's closing?", "How many people did the earlier one in 1999 kill?",
+     "What has the hospital's trust opened next to A&E to help?"],
 )  # fmt: skip
 def test_follow_ups_need_the_conversation(question):
     assert needs_history(question)
@@ -82,7 +87,7 @@ def test_follow_ups_need_the_conversation(question):
     "question",
     [FIRST, "Who is the chief nurse of Kestrelmoor and Wendham NHS Foundation Trust?",
      "How many babies a year does the Wendham General Hospital maternity unit deliver?",
-     "Which drug that the CQC approved in 2024 was withdrawn?"],
+     "Which drug that the Medicines Regulatory Agency approved in 2024 was withdrawn?"],
 )  # fmt: skip
 def test_self_contained_questions_do_not(question):
     assert not needs_history(question)
@@ -118,9 +123,11 @@ def test_the_reader_reads_what_earlier_questions_were_about_not_their_asking_wor
 
 
 def test_a_follow_up_is_answered_from_the_conversations_article(hospitals):
-    alone = hospitals.ask(FOLLOW_UP)
+    alone = hospitals.ask(RATED)
     # The premise: alone, the question fits another hospital's article better.
     assert alone.answers and alone.answers[0].citation.doc_id != RIGHT_ARTICLE
+    rated = hospitals.ask(RATED, history=[FIRST])
+    assert rated.answers[0].citation.doc_id == RIGHT_ARTICLE and rated.answers[0].text.strip("'") in RATINGS
     followed = hospitals.ask(FOLLOW_UP, history=[FIRST])
     assert followed.history_used == [FIRST] and followed.history_used_positions == [0]
     assert followed.answers[0].citation.doc_id == RIGHT_ARTICLE
@@ -172,7 +179,9 @@ def test_ask_with_history_over_http(server):
     data = httpx.post(server.url + "/ask", json=body, timeout=60).json()
     assert data["history_used"] == [FIRST]
     assert data["answers"][0]["citation"]["doc_id"] == RIGHT_ARTICLE
-    alone = httpx.post(server.url + "/ask", json={"question": FOLLOW_UP}, timeout=60).json()
+    rated = httpx.post(server.url + "/ask", json={"question": RATED, "history": [FIRST]}, timeout=60).json()
+    assert rated["answers"][0]["citation"]["doc_id"] == RIGHT_ARTICLE
+    alone = httpx.post(server.url + "/ask", json={"question": RATED}, timeout=60).json()
     # Cached per conversation context: the same question alone is not served the follow-up's answer.
     assert alone["history_used"] == [] and alone["answers"][0]["citation"]["doc_id"] != RIGHT_ARTICLE
 
