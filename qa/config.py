@@ -82,7 +82,10 @@ class Settings(BaseSettings):
         "the shipped reader (eval/README.md), so off",
     )
     early_stop: bool = Field(
-        True, description="stop reading a question's passages once an answer is sure enough (stop_reading_at)"
+        False,
+        description="stop reading a question's passages once an answer is sure enough (stop_reading_at): about 13% "
+        "less reading for 0.002 of news validation F1, and a first sure answer can stand in for a better later one, "
+        "so off unless asked for",
     )
     stop_reading_at: float | None = Field(
         None,

@@ -143,7 +143,9 @@ def test_pipeline_stops_reading_once_sure_and_otherwise_reads_everything(pipelin
     everything = [pipeline.score(pipeline.read(q, read_all=True)) for q in questions]
     all_texts = sum(texts_read)
     texts_read.clear()
+    assert pipeline.stop_reading_at is None  # off by default: every passage retrieved is read
     stop_at = max(pipeline.answer_threshold, 0.5)
+    monkeypatch.setattr(pipeline.settings, "early_stop", True)
     monkeypatch.setattr(pipeline.settings, "stop_reading_at", stop_at)
     assert pipeline.stop_reading_at == stop_at
     stopped = [pipeline.score(pipeline.read(q)) for q in questions]
