@@ -47,6 +47,13 @@ def settings(seed_index_dir):
 
 
 @pytest.fixture(scope="session")
+def news_index_dir(tmp_path_factory) -> Path:
+    """One index folder for the news set's 217 articles, shared by the tests that ask over all of them: the first
+    builds it (about 45 s), the others find it fresh."""
+    return tmp_path_factory.mktemp("news-index")
+
+
+@pytest.fixture(scope="session")
 def pipeline(settings):
     from qa.pipeline import QAPipeline
 

@@ -98,7 +98,7 @@ def _shipped_decision_path():
     return packaged_reader_dir() / DECISION_FILE
 
 
-def test_fit_decision_on_a_news_validation_slice(tmp_path):
+def test_fit_decision_on_a_news_validation_slice(news_index_dir, tmp_path):
     from eval.decision_fit import FEATURE_SETS, fit_decision
     from eval.news import news_settings
     from eval.news_set import NEWS_DIR, load_news_set
@@ -106,7 +106,7 @@ def test_fit_decision_on_a_news_validation_slice(tmp_path):
     from qa.pipeline import QAPipeline
 
     news = load_news_set(NEWS_DIR)
-    pipeline = QAPipeline.from_settings(news_settings(news, Settings(), tmp_path / "index"))
+    pipeline = QAPipeline.from_settings(news_settings(news, Settings(), news_index_dir))
     result = fit_decision(pipeline, news, tmp_path / "out", tmp_path / "decision.json", limit=60)
     assert result["validation_questions"] == 60
     assert set(FEATURE_SETS) <= set(result["results"])

@@ -119,14 +119,14 @@ def test_cli_check_reports_problems_without_a_traceback(tmp_path):
     assert "articles.jsonl:1" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_eval_news_slice_meets_floors(news, tmp_path):
+def test_eval_news_slice_meets_floors(news, news_index_dir, tmp_path):
     """A fixed slice of news validation, end to end over one index of all 217 articles (as `qa eval news`).
     Floors sit a few points under the figures measured on the same slice (eval/README.md)."""
     from eval.news import evaluate_news, news_settings
     from qa.config import Settings
     from qa.pipeline import QAPipeline
 
-    settings = news_settings(news, Settings(), tmp_path / "index")
+    settings = news_settings(news, Settings(), news_index_dir)
     pipeline = QAPipeline.from_settings(settings)
     report = evaluate_news(pipeline, news, tmp_path / "out", ("validation",), limit=80)
     s = report["summary"]["validation"]
