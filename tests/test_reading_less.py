@@ -121,7 +121,11 @@ def test_reading_stops_once_enough_and_reads_every_text_otherwise(reader):
     stopped = reader.read_many([question], [read], 10, enough=enough)[0]
     assert asked == [0]  # asked once: after the first text, never after the second
     assert stopped and all(a.passage_rank == 0 for a in stopped)
+    asked.clear()
+    never = reader.read_many([question, question], [read, read[:1]], 10, enough=lambda i, new: asked.append(i))
+    assert sorted(asked) == [0, 0, 1]  # once per text read: two for the first question, one for the second
     everything = reader.read_many([question], [read], 10)[0]
+    assert [a.text for a in never[0]] == [a.text for a in everything]
     assert any(a.passage_rank == 1 for a in everything)
     assert everything[0].text == "£300,000"
 

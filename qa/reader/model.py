@@ -257,7 +257,12 @@ class Reader:
             for i, answers in new.items():
                 found[i] += answers
             if enough is not None:
-                reading = [i for i in reading if not enough(i, new[i])]
+                # Asked once per text read; a question whose texts are all read leaves the rounds.
+                still = []
+                for i in reading:
+                    if not enough(i, new[i]) and round_ is not None and round_ + 1 < len(texts_per_question[i]):
+                        still.append(i)
+                reading = still
         results = []
         for answers in found:
             answers.sort(key=lambda answer: -answer.score)
