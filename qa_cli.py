@@ -372,11 +372,10 @@ def cmd_bench(args) -> int:
     if args.target == "index":
         from bench.large_index import bench_large_index
 
-        if args.questions is not None and not (args.questions.isdigit() and int(args.questions) > 0):
-            print(
-                f"error: index: --questions must be a whole number of at least 1, not {args.questions!r}",
-                file=sys.stderr,
-            )
+        try:
+            timed = _positive_int(args.questions) if args.questions is not None else 500
+        except argparse.ArgumentTypeError as exc:
+            print(f"error: index: --questions: {exc}", file=sys.stderr)
             return 2
 
         squad = Path(args.squad_dir)
@@ -387,7 +386,7 @@ def cmd_bench(args) -> int:
             out / "index",
             out,
             _settings(args),
-            questions=int(args.questions) if args.questions else 500,
+            questions=timed,
             max_documents=args.documents,
         )
     elif args.target == "corpus":

@@ -203,18 +203,15 @@ def cross_validate(questions: Sequence[QuestionSpans], names: Sequence[str]) -> 
 
 
 def _stopped_early(
-    questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray], stop_at: float | None
+    questions: Sequence[QuestionSpans], probabilities: Sequence[np.ndarray], stop_at: float
 ) -> tuple[list[np.ndarray], float]:
     """Each question's span probabilities as if reading had stopped after the first text holding a span at
     `stop_at` or above (spans of later texts unseen, probability -1), and the share of texts read."""
     seen, read, total = [], 0, 0
     for q, p in zip(questions, probabilities):
         texts = int(q.text_order.max()) + 1 if len(q.text_order) else 0
-        last = texts - 1
-        if stop_at is not None:
-            sure = q.text_order[p >= stop_at]
-            if len(sure):
-                last = int(sure.min())
+        sure = q.text_order[p >= stop_at]
+        last = int(sure.min()) if len(sure) else texts - 1
         seen.append(np.where(q.text_order <= last, p, -1.0))
         read, total = read + last + 1, total + texts
     return seen, read / max(1, total)

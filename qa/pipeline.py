@@ -79,6 +79,11 @@ class Reading:
     read: list[bool] = field(default_factory=list)
 
 
+def _on_topic_ranks(retrieved: Sequence[RetrievalHit]) -> set[int]:
+    """Places, among the passages read, of those in a follow-up's conversation topic article (none otherwise)."""
+    return {rank for rank, hit in enumerate(retrieved) if hit.on_topic}
+
+
 def _overlaps(a: ExtractedAnswer, b: ExtractedAnswer) -> bool:
     return a.doc_id == b.doc_id and a.document_start < b.document_end and b.document_start < a.document_end
 
@@ -196,7 +201,7 @@ class QAPipeline:
         if stop_at is not None:
             scorers = [self._scorer(q, hits) for q, hits in zip(questions, retrieved)]
             # A follow-up's answer comes from its conversation's article when it can (`score`): only those count.
-            counted = [{rank for rank, hit in enumerate(hits) if hit.on_topic} for hits in retrieved]
+            counted = [_on_topic_ranks(hits) for hits in retrieved]
 
             def enough(i: int, new_answers: list[ExtractedAnswer]) -> bool:
                 texts_read[i] += 1
@@ -300,7 +305,7 @@ class QAPipeline:
         if not reading.answers:
             return []
         scored = self._scorer(reading.question, reading.retrieved)(reading.answers)
-        on_topic = {rank for rank, hit in enumerate(reading.retrieved) if hit.on_topic}
+        on_topic = _on_topic_ranks(reading.retrieved)
         if on_topic:
             # A follow-up asks about the conversation's subject: its article's answers come first, and when none of
             # them is sure enough the follow-up is not answered from another article.
