@@ -6,11 +6,17 @@ switch to another article (a self-contained question about it) and its own follo
 answers and article; every follow-up has a self-contained rewrite. All turns are asked of one index of every news
 article, so a follow-up alone competes with 200 similar stories.
 
+Each conversation may also hold unanswerable follow-ups: near misses of a real follow-up that the article does not
+answer ("Who led the inspection?" when no inspector is named), each asked after a given turn with the conversation
+so far, alone and as its rewrite. They are asked beside the conversation, never inserted into it, so the turns after
+them keep their history; the right response is no answer (it scores 1, an answer 0, as in SQuAD 2.0).
+
 Reported per kind of turn: first turns; follow-ups with the conversation (the service as chat clients use it);
 the same follow-ups alone (no history: what the service did before); their rewrites (the ceiling a perfect
-rewriter would reach); switches. Figures: answer F1 (the service's decision; an abstention scores 0), forced F1
-(the best span, as if it had to answer), right article (the best span's article is the turn's), and the article
-among the passages read.
+rewriter would reach); switches; and the unanswerable follow-ups the same three ways. Figures: answer F1 (the
+service's decision; an abstention scores 0 on an answerable turn, 1 on an unanswerable one), forced F1 (the best
+span, as if it had to answer), right article (the best span's article is the turn's), and the article among the
+passages read.
 """
 
 from __future__ import annotations
@@ -33,7 +39,16 @@ from qa.pipeline import QAPipeline
 log = logging.getLogger(__name__)
 
 CONVERSATIONS_FILE = PROJECT_ROOT / "eval" / "conversations" / "conversations.jsonl"
-KINDS = ("first", "follow-up with conversation", "follow-up alone", "rewrite", "switch")
+KINDS = (
+    "first",
+    "follow-up with conversation",
+    "follow-up alone",
+    "rewrite",
+    "switch",
+    "unanswerable follow-up with conversation",
+    "unanswerable follow-up alone",
+    "unanswerable rewrite",
+)
 
 
 class ConversationSetError(ValueError):
@@ -57,12 +72,25 @@ class Turn(BaseModel):
         return self
 
 
+class UnansweredFollowUp(BaseModel):
+    """A follow-up the conversation's article does not answer, asked after turn `after_turn` (1-based)."""
+
+    after_turn: int = Field(ge=1)
+    question: str = Field(min_length=1)
+    rewrite: str = Field(min_length=1, description="the same question made self-contained")
+    why_unanswerable: str = Field(min_length=1, description="what the article says instead, quoted")
+
+
 class Conversation(BaseModel):
     id: str = Field(min_length=1)
     turns: list[Turn] = Field(min_length=2)
+    unanswerable: list[UnansweredFollowUp] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _shape(self) -> "Conversation":
+        for item in self.unanswerable:
+            if item.after_turn > len(self.turns):
+                raise ValueError(f"unanswerable {item.question!r}: after_turn {item.after_turn} is past the last turn")
         if self.turns[0].kind != "first":
             raise ValueError("the first turn's kind must be 'first'")
         for before, turn in zip(self.turns, self.turns[1:]):
@@ -101,21 +129,31 @@ def load_conversations(path: Path, news: NewsSet) -> list[Conversation]:
     return conversations
 
 
-def _ask(pipeline: QAPipeline, question: str, turn: Turn, history: list[str], history_turns: int | None) -> dict:
+def _ask(
+    pipeline: QAPipeline, question: str, article: str, gold: list[str], history: list[str], history_turns: int | None
+) -> dict:
+    """One question as the service answers it; `gold` empty: unanswerable (no answer is right)."""
     reading = pipeline.read(question, history=history, history_turns=history_turns)
     answers = pipeline.decide(reading)
     scored = pipeline.score(reading)
     best = scored[0] if scored else None
+    if gold:
+        f1 = score_prediction(answers[0].text, gold)[1] if answers else 0.0
+        forced = score_prediction(best.text, gold)[1] if best else 0.0
+    else:
+        f1, forced = float(not answers), 0.0
     return {
         "question": question,
+        "answerable": bool(gold),
         "prediction": answers[0].text if answers else "",
         "predicted_article": answers[0].citation.doc_id if answers else None,
-        "f1": score_prediction(answers[0].text, turn.answers)[1] if answers else 0.0,
+        "f1": f1,
         "best_span": best.text if best else "",
+        "best_span_score": best.score if best else None,
         "best_span_article": best.doc_id if best else None,
-        "forced_f1": score_prediction(best.text, turn.answers)[1] if best else 0.0,
-        "right_article": bool(best and best.doc_id == turn.article),
-        "article_read": any(hit.passage.doc_id == turn.article for hit in reading.retrieved),
+        "forced_f1": forced,
+        "right_article": bool(best and best.doc_id == article),
+        "article_read": any(hit.passage.doc_id == article for hit in reading.retrieved),
         "history_used": list(reading.history.questions),
     }
 
@@ -127,9 +165,10 @@ def evaluate_conversations(
     history_turns: int | None = None,
 ) -> dict[str, Any]:
     """Ask every turn as a chat client would (with the conversation so far), and each follow-up also alone and as
-    its rewrite; write conversations_eval.json and .md to `out_dir`."""
+    its rewrite, and the same for each unanswerable follow-up after its turn; write conversations_eval.json and .md
+    to `out_dir`."""
     rows: list[dict[str, Any]] = []
-    turns_total = sum(len(c.turns) for c in conversations)
+    turns_total = sum(len(c.turns) + len(c.unanswerable) for c in conversations)
     with tqdm(total=turns_total, desc="conversation turns", unit="turn") as progress:
         for conversation in conversations:
             history: list[str] = []
@@ -146,9 +185,22 @@ def evaluate_conversations(
                     # A first question or a switch is self-contained: asked with the conversation, as in use.
                     asked = [(turn.kind, turn.question, history, history_turns)]
                 for kind, question, earlier, turns in asked:
-                    rows.append({**base, "kind": kind, **_ask(pipeline, question, turn, earlier, turns)})
+                    rows.append(
+                        {**base, "kind": kind, **_ask(pipeline, question, turn.article, turn.answers, earlier, turns)}
+                    )
                 history.append(turn.question)
                 progress.update(1)
+                for item in (u for u in conversation.unanswerable if u.after_turn == position):
+                    base = {"conversation": conversation.id, "turn": f"after {position}", "article": turn.article}
+                    for kind, question, earlier, turns in (
+                        ("unanswerable follow-up with conversation", item.question, history, history_turns),
+                        ("unanswerable follow-up alone", item.question, [], 0),
+                        ("unanswerable rewrite", item.rewrite, [], 0),
+                    ):
+                        rows.append(
+                            {**base, "kind": kind, **_ask(pipeline, question, turn.article, [], earlier, turns)}
+                        )
+                    progress.update(1)
     summary: dict[str, Any] = {}
     for kind in KINDS:
         group = [r for r in rows if r["kind"] == kind]
@@ -166,6 +218,17 @@ def evaluate_conversations(
     follow, rewrite = summary.get("follow-up with conversation"), summary.get("rewrite")
     if follow and rewrite:
         summary["follow_up_f1_share_of_rewrites"] = follow["f1"] / rewrite["f1"] if rewrite["f1"] else None
+    # Answerable and unanswerable follow-ups together: what a lower bar for follow-ups gains and costs.
+    for name, kinds in (
+        (
+            "all follow-ups with conversation",
+            ("follow-up with conversation", "unanswerable follow-up with conversation"),
+        ),
+        ("all rewrites", ("rewrite", "unanswerable rewrite")),
+    ):
+        group = [r for r in rows if r["kind"] in kinds]
+        if group and any(not r["answerable"] for r in group):
+            summary[name] = {"turns": len(group), "f1": sum(r["f1"] for r in group) / len(group)}
     summary["conversations"] = len(conversations)
     summary["history_turns"] = pipeline.settings.history_turns if history_turns is None else history_turns
     out_dir = Path(out_dir)
@@ -174,12 +237,13 @@ def evaluate_conversations(
     table = [
         (kind, s["turns"], s["f1"], s["forced_f1"], s["right_article"], s["article_read"], s["abstained"])
         for kind, s in summary.items()
-        if isinstance(s, dict)
+        if isinstance(s, dict) and "forced_f1" in s
     ]
+    table += [(kind, s["turns"], s["f1"], "", "", "", "") for kind, s in summary.items() if kind.startswith("all ")]
     misses = [
         (r["conversation"], r["turn"], r["question"], r["prediction"] or "(no answer)", r["best_span_article"])
         for r in rows
-        if r["kind"] == "follow-up with conversation" and r["f1"] < 0.5
+        if r["kind"] in ("follow-up with conversation", "unanswerable follow-up with conversation") and r["f1"] < 0.5
     ]
     write_markdown(
         out_dir / "conversations_eval.md",
@@ -193,7 +257,7 @@ def evaluate_conversations(
                 ),
             ),
             (
-                "follow-ups with the conversation that missed (F1 < 0.5)",
+                "follow-ups with the conversation that missed (F1 < 0.5; unanswerable ones answered)",
                 markdown_table(misses, ("conversation", "turn", "question", "answer", "best span's article")),
             ),
         ],

@@ -24,6 +24,8 @@ from qa.extracted import ExtractedAnswer
 from qa.metrics import normalize_answer
 
 DECISION_FILE = "answer_decision.json"
+# Ordinary words a question may capitalise inside a name (built by lab/common_words.py).
+COMMON_WORDS_FILE = Path(__file__).parent / "models" / "common_words.txt"
 
 # Every feature the pipeline can compute for a span; a decision model uses a subset of them, by name.
 FEATURES = (
@@ -37,6 +39,7 @@ FEATURES = (
     "answer_in_question",  # share of the span's words already in the question (an echo, not an answer)
     "type_match",  # 1 when the question asks for a type (date, number, name) and the span is one
     "type_mismatch",  # 1 when the question asks for a type and the span is not one
+    "names_missing",  # 1 when the span's article never mentions a name the question gives
 )
 
 _STOPWORDS = frozenset(
@@ -64,6 +67,10 @@ _NUMBER_SPAN = re.compile(
     re.IGNORECASE,
 )
 _NAME_SPAN = re.compile(r"(?:^|\s)[A-Z][a-z'’\-]+")
+_QUESTION_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_NAME_PART = re.compile(r"[-'’]")
+_ARTICLE_WORD = re.compile(r"[a-z0-9]+")
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +84,62 @@ def content_words(text: str) -> set[str]:
     """Stemmed, lower-cased words of `text` without stop words."""
     words = [w.lower() for w in _WORD.findall(text)]
     return set(_stemmer().stemWords([w for w in words if w not in _STOPWORDS]))
+
+
+def question_names(question: str) -> list[str]:
+    """The parts of the names a question gives, lower-cased: its capitalised words after the first (which is
+    capitalised anyway), possessives removed, hyphenated and apostrophised names split ("Rees-Dwyer": "rees",
+    "dwyer"). Left out: ordinary words capitalised as part of a name (common_words: "University", "Hospitals",
+    "Trust"), short all-capitals abbreviations ("CEO", "NHS", "ICU") and parts under three letters ("Dr", "St"): an
+    article about the thing may call it "the Luton and Dunstable Hospital", spell out "chief executive", or take
+    them as read. "Brackenford Hospitals NHS Trust" gives brackenford."""
+    names: list[str] = []
+    for place, match in enumerate(_QUESTION_WORD.finditer(question)):
+        word = _POSSESSIVE.sub("", match.group())
+        if place == 0 or not word[:1].isupper() or word.lower() in _STOPWORDS:
+            continue
+        if word.isupper() and len(word) <= 4:
+            continue  # "CEO", "NHS", "ICU": an article may spell it out or take it as read
+        for part in _NAME_PART.split(word.lower()):
+            if len(part) >= 3 and part not in names and part not in common_words():
+                names.append(part)
+    return names
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Words English writes in lower case at least as often as capitalised ("university", "hospital", "trust")."""
+    return frozenset(COMMON_WORDS_FILE.read_text(encoding="utf-8").split())
+
+
+@lru_cache(maxsize=512)
+def _article_words(title: str, text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """An article's lower-cased words and their stems (cached: an article is checked for every question that
+    reads it, and the strings' hashes are kept by Python, so a cache hit costs no reading)."""
+    words = frozenset(_ARTICLE_WORD.findall(f"{title}\n{text}".lower()))
+    return words, frozenset(_stemmer().stemWords(list(words)))
+
+
+def names_missing(names: Sequence[str], title: str, text: str) -> float:
+    """1.0 when the article never mentions one of `names` (question_names), as a word, by its stem ("New
+    Zealanders" against "New Zealand") or as the place a people's name comes from ("Asian": Asia); 0.0 otherwise,
+    and when the question gives no names. Any one name, not a share: "Brackenford" missing matters as much when the
+    question also says "Hospitals Trust", which every trust's article says.
+
+    Why: a question about a trust, person or place the article does not mention is not answered by it, however
+    well a span fits the question's shape ("Who is the chief executive of X?" read against Y's chief executive);
+    the reader scores one passage and cannot know that the name never occurs anywhere in its article."""
+    if not names:
+        return 0.0
+    words, stems = _article_words(title, text)
+    parts = [part for name in names for part in _ARTICLE_WORD.findall(name)]
+    stem = _stemmer().stemWord
+
+    def mentioned(part: str) -> bool:
+        # A people's name for a place counts as the place ("Asian": Asia, "Tunisian": Tunisia).
+        return part in words or stem(part) in stems or (part.endswith("an") and part[:-1] in words)
+
+    return float(not all(mentioned(part) for part in parts))
 
 
 def expected_type(question: str) -> str | None:
@@ -120,10 +183,17 @@ def span_features(
     passages: Sequence[str],
     ranks: Sequence[int],
     found_by_both: Sequence[bool],
+    articles: Sequence[tuple[str, str]] | None = None,
 ) -> list[dict[str, float]]:
     """Every FEATURES value for each reader span (`spans`: ExtractedAnswers, with passage_rank/start/end/
-    text/margin). `passages`, `ranks` (1-based) and `found_by_both` are per read passage."""
+    text/margin). `passages`, `ranks` (1-based), `found_by_both` and `articles` (the (title, text) of the passage's
+    article; None: the passage alone stands for its article) are per read passage."""
     question_words = content_words(question)
+    names = question_names(question)
+    missing_by_passage = [
+        names_missing(names, *(articles[i] if articles is not None else ("", passage)))
+        for i, passage in enumerate(passages)
+    ]
     kind = expected_type(question)
     # Passages that hold a confident-enough span with this normalised text (the reader's top spans per passage).
     passages_saying: dict[str, set[int]] = {}
@@ -156,6 +226,7 @@ def span_features(
                 "answer_in_question": len(answer_words & question_words) / len(answer_words) if answer_words else 1.0,
                 "type_match": float(bool(kind) and has_type),
                 "type_mismatch": float(bool(kind) and not has_type),
+                "names_missing": missing_by_passage[span.passage_rank],
             }
         )
     return rows

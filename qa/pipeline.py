@@ -320,10 +320,12 @@ class QAPipeline:
         texts = [hit.passage.text for hit in retrieved]
         ranks = list(range(1, len(retrieved) + 1))
         found_by_both = [hit.dense_rank is not None and hit.bm25_rank is not None for hit in retrieved]
+        documents = [self.index.documents[hit.passage.doc_id] for hit in retrieved]
+        articles = [(document.title, document.text) for document in documents]
         in_scope = self._time_scope_filter(question)
 
         def rescore(answers: Sequence[ExtractedAnswer]) -> list[ExtractedAnswer]:
-            rows = span_features(question, answers, texts, ranks, found_by_both)
+            rows = span_features(question, answers, texts, ranks, found_by_both, articles)
             return [
                 replace(answer, score=self.decision.probability(row), features=row)
                 for answer, row in zip(answers, rows)

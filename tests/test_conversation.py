@@ -7,6 +7,7 @@ several of them and only the conversation says which."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -277,3 +278,46 @@ def test_web_page_keeps_the_conversation_until_a_new_one(server, chromium):
     page.wait_for_selector("#turns li")
     assert page.locator("#followup-note").count() == 0  # a new conversation: the question is read alone
     context.close()
+
+
+def test_conversation_set_scores_unanswerable_follow_ups_beside_the_conversation(news_index_dir, tmp_path):
+    """The shipped set loads (its verbatim checks pass), and `qa eval conversations` asks each unanswerable follow-up
+    after its turn without changing the history of the turns after it; an abstention scores 1 there."""
+    from eval.conversations import (
+        CONVERSATIONS_FILE,
+        ConversationSetError,
+        evaluate_conversations,
+        load_conversations,
+    )
+    from eval.news import news_settings
+    from eval.news_set import NEWS_DIR, load_news_set
+    from qa.config import Settings
+    from qa.pipeline import QAPipeline
+
+    news = load_news_set(NEWS_DIR)
+    conversations = load_conversations(CONVERSATIONS_FILE, news)
+    assert sum(len(c.unanswerable) for c in conversations) >= 100
+    pipeline = QAPipeline.from_settings(news_settings(news, Settings(), news_index_dir))
+    two = [c for c in conversations if c.unanswerable][:2]
+    summary = evaluate_conversations(pipeline, two, tmp_path / "out")
+    rows = json.loads((tmp_path / "out" / "conversations_eval.json").read_text())["turns"]
+    unanswerable = [r for r in rows if r["kind"] == "unanswerable follow-up with conversation"]
+    assert len(unanswerable) == sum(len(c.unanswerable) for c in two)
+    assert all(r["f1"] == float(not r["prediction"]) and not r["answerable"] for r in unanswerable)
+    # The follow-up after it is asked with the conversation's own questions, not the inserted one.
+    first = two[0]
+    after = first.unanswerable[0].after_turn
+    asked_after = [
+        r for r in rows if r["conversation"] == first.id and r["turn"] == after + 1 and "with conversation" in r["kind"]
+    ]
+    assert all(first.unanswerable[0].question not in r["history_used"] for r in asked_after)
+    assert summary["unanswerable follow-up with conversation"]["turns"] == len(unanswerable)
+    assert 0.0 <= summary["all follow-ups with conversation"]["f1"] <= 1.0
+
+    # A follow-up placed after a turn the conversation does not have is refused with the line and the reason.
+    broken = tmp_path / "broken.jsonl"
+    line = first.model_dump(mode="json")
+    line["unanswerable"][0]["after_turn"] = len(first.turns) + 1
+    broken.write_text(json.dumps(line) + "\n")
+    with pytest.raises(ConversationSetError, match="past the last turn"):
+        load_conversations(broken, news)

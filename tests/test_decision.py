@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from qa.decision import DecisionModel, content_words, expected_type, span_features, span_has_type
+from qa.decision import (
+    DecisionModel,
+    content_words,
+    expected_type,
+    names_missing,
+    question_names,
+    span_features,
+    span_has_type,
+)
 from qa.extracted import ExtractedAnswer
 
 
@@ -44,6 +52,50 @@ def test_span_features_measure_agreement_overlap_and_type():
     assert first["found_by_both"] == 1.0 and second["found_by_both"] == 0.0
     assert first["margin_gap"] == pytest.approx(23.0) and echo["margin_gap"] == pytest.approx(-23.0)
     assert first["answering_passages"] == 2.0
+
+
+def test_question_names_are_its_capitalised_words_after_the_first():
+    # Ordinary words capitalised inside a name are not checked: an article may call it something shorter.
+    assert question_names("Who is the chief executive of Brackenford Hospitals NHS Trust?") == ["brackenford"]
+    assert question_names("Who runs the Luton and Dunstable University Hospital?") == ["luton", "dunstable"]
+    # Possessives go, hyphenated names split; asking words, titles and short abbreviations are not checked.
+    assert question_names("When did Dr Rees-Dwyer's team visit St Wystan's in the UK? Which ward?") == [
+        "rees",
+        "dwyer",
+        "wystan",
+    ]
+    assert question_names("Who is the CEO of the ICU?") == []
+    assert question_names("when was the cqc visit?") == []  # nothing capitalised: no name to check
+
+
+def test_a_name_the_article_never_mentions_is_missing():
+    names = question_names("Who is the chief executive of Brackenford Hospitals NHS Trust?")
+    assert names_missing(names, "Brackenford trust appoints", "The NHS trust runs three hospitals.") == 0.0
+    assert names_missing(names, "Wendham trust appoints", "Wendham Hospitals NHS Trust has a new chief.") == 1.0
+    # One name missing is enough, however many others are there.
+    both = question_names("When did Luton and Bedford hospitals merge?")
+    assert names_missing(both, "Luton news", "Luton hospital merged.") == 1.0
+    # A stem matches: "New Zealanders" is about New Zealand; no names, nothing missing.
+    assert names_missing(question_names("What did New Zealanders vote for?"), "Flag vote", "New Zealand voted.") == 0.0
+    assert names_missing([], "Anything", "Anything at all.") == 0.0
+    # A people's name counts as its place; the title is part of the article.
+    asian = question_names("Which South East Asian governments took in U.S. refugees?")
+    assert names_missing(asian, "Boats", "Governments in South East Asia.") == 0.0
+    assert names_missing(question_names("Where did the Kestrelmoor team go?"), "Kestrelmoor visit", "It went.") == 0.0
+
+
+def test_names_missing_is_read_from_each_spans_own_article():
+    passages = ["Dr Priya Ashdown is the chief executive.", "Dr Priya Ashdown is the chief executive."]
+    spans = [_Span(0, 0, 16, "Dr Priya Ashdown", 9.0), _Span(1, 0, 16, "Dr Priya Ashdown", 9.0)]
+    articles = [
+        ("Wendham trust", "Wendham Hospitals NHS Trust: Dr Priya Ashdown is the chief executive."),
+        ("Brackenford trust", "Brackenford Hospitals NHS Trust: Dr Priya Ashdown is the chief executive."),
+    ]
+    question = "Who is the chief executive of Brackenford Hospitals NHS Trust?"
+    rows = span_features(question, spans, passages, [1, 2], [True, True], articles)
+    assert [row["names_missing"] for row in rows] == [1.0, 0.0]
+    # Without the articles, each passage stands for its own: neither names Brackenford.
+    assert all(row["names_missing"] == 1.0 for row in span_features(question, spans, passages, [1, 2], [True, True]))
 
 
 def test_decision_model_round_trip_and_errors(tmp_path):
@@ -111,7 +163,11 @@ def test_fit_decision_on_a_news_validation_slice(news_index_dir, tmp_path):
     assert result["validation_questions"] == 60
     assert set(FEATURE_SETS) <= set(result["results"])
     fitted = DecisionModel.load(tmp_path / "decision.json")
-    assert list(fitted.features) == list(FEATURE_SETS[result["chosen"]])
+    # The chosen set, then the names penalty when one was chosen (unscaled, a negative weight).
+    penalty = result["names_penalty"]
+    assert list(fitted.features) == list(FEATURE_SETS[result["chosen"]]) + (["names_missing"] if penalty else [])
+    if penalty:
+        assert fitted.weights[-1] == -penalty and fitted.means[-1] == 0.0 and fitted.scales[-1] == 1.0
     assert 0.0 <= fitted.threshold <= 1.0 and "news validation" in fitted.fitted_on
     assert "Compared" in (tmp_path / "out" / "decision_fit.md").read_text()
     # The stop level, when there is one, is an answer probability at or above the threshold that kept F1.
@@ -143,3 +199,17 @@ def test_reading_stops_only_where_news_f1_holds():
     # Nothing to gain: a set where every question needs its second text gets no stop level.
     stop_at, figures = choose_stop([first_text_wrong[0]], [first_text_wrong[1]], threshold=0.5)
     assert stop_at is None and figures["texts_read"] == 1.0
+
+
+def test_common_words_are_those_also_written_in_lower_case():
+    from lab.common_words import common_words as build_common_words
+    from lab.common_words import count_cases
+
+    paragraphs = [
+        "She went to the university. The university grew. A university opened in Luton. Luton University grew.",
+        "The University of Luton and a new university. Universities are big; University is first here.",
+    ]
+    lower, capitalised = count_cases(paragraphs)
+    assert lower["university"] == 4 and capitalised["university"] == 2  # "University is first" starts a sentence
+    assert capitalised["luton"] == 2 and lower["luton"] == 0  # "Luton University grew" starts a sentence
+    assert build_common_words(lower, capitalised) == ["university"]  # "the", "a" ... are too few (< 3)
