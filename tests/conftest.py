@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,20 @@ SEED_DOC_ID = "000_8b6f645272f1e33c"
 SHARED = Path(os.environ.get("QA_SHARED_DIR", ROOT.parent / "shared"))
 SQUAD_DIR = SHARED / "data" / "squad"
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def run_qa(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The `qa` command line in a real process, from the project root, with `env` over this process's environment.
+    Tests of a refused input check its exit status 2, the reason on stderr and that no traceback reached it."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa_cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
 
 needs_squad = pytest.mark.skipif(
     not (SQUAD_DIR / "dev-v2.0.json.gz").exists(), reason=f"SQuAD data not found in {SQUAD_DIR}"

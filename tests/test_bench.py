@@ -1,11 +1,9 @@
 """The load benchmark's question-file mode: every request a new question, so answering is timed, not the cache."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import run_qa
 
 from bench.benchmarks import bench_api, load_bench_questions
 from eval.question_set import QuestionSetError
@@ -44,13 +42,7 @@ def test_bad_question_files_are_named(tmp_path, content, split, message):
 
 def test_cli_refuses_a_bad_question_file_without_a_traceback(tmp_path):
     missing = tmp_path / "nowhere.jsonl"
-    result = subprocess.run(
-        [sys.executable, "-m", "qa_cli", "bench", "api", "--questions", str(missing), "--url", "http://127.0.0.1:9"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_qa("bench", "api", "--questions", str(missing), "--url", "http://127.0.0.1:9", timeout=120)
     assert result.returncode == 2
     assert "nowhere.jsonl" in result.stderr and "Traceback" not in result.stderr
 

@@ -1,21 +1,6 @@
 import json
-import subprocess
-import sys
 
-from conftest import ROOT, SEEDS
-
-
-def run_qa(*args, env=None):
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "qa_cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
+from conftest import SEEDS, run_qa
 
 
 def test_ask_json(seed_index_dir):

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import random
 import re
 import shutil
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEEDS, running_server, served_copy
+from conftest import ROOT, SEEDS, run_qa, running_server, served_copy
 
 from eval.question_set import load_question_set
 from eval.run_files import read_run, write_run
@@ -31,17 +28,6 @@ SEED_SET = ROOT / "eval" / "seed_qa.jsonl"
 SLICE = ["seed-a01", "seed-a02", "seed-a04", "seed-a05", "seed-a07", "seed-a10", "seed-a15", "seed-a20", "seed-a25"]
 SLICE += ["seed-a30", "seed-u01", "seed-u02", "seed-u05", "seed-u10"]
 VARYING = {"run", "latency_ms", "HasAns_f1_forced", "retries"}  # what may differ between equal runs
-
-
-def run_qa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qa_cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
 
 
 # --- an independent SQuAD 2.0 scorer, written from the official script's documented rules, not from qa.metrics ---

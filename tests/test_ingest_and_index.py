@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import SEED_DOC_ID, SEEDS
+from conftest import SEED_DOC_ID, SEEDS, run_qa
 
 from qa.config import Settings
 from qa.embedder import Embedder
@@ -123,8 +123,6 @@ def test_failed_build_keeps_the_previous_index(tmp_path, embedder):
 def test_one_build_at_a_time_per_index_folder(tmp_path, embedder, pipeline):
     """A second build while one is running (here: the lock held as another process would hold it) is refused with
     a clear error, the index in use stays, and a server's reindex answers "already running" (409)."""
-    import subprocess
-    import sys
 
     from api.live_pipeline import LivePipeline
     from qa.index import IndexBuildBusy, build_lock, build_running, ensure_index
@@ -143,12 +141,7 @@ def test_one_build_at_a_time_per_index_folder(tmp_path, embedder, pipeline):
         with pytest.raises(IndexBuildBusy):
             ensure_index(settings, embedder, force=True)
         assert live.reindex_in_background() is False
-        cli = subprocess.run(
-            [sys.executable, "-m", "qa_cli", "index", "--corpus-dir", str(SEEDS), "--index-dir", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        cli = run_qa("index", "--corpus-dir", str(SEEDS), "--index-dir", str(tmp_path))
         assert cli.returncode == 2 and "qa: error: another process is building or changing the index" in cli.stderr
         assert "Traceback" not in cli.stderr
     assert current_build_dir(tmp_path) == before and load_index(tmp_path).manifest.passages > 0

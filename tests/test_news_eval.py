@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, SEED_DOC_ID
+from conftest import SEED_DOC_ID, run_qa
 
 from eval.news_set import NEWS_DIR, NewsSetError, check_news_set, describe, load_news_set
 
@@ -108,13 +106,7 @@ def test_missing_article_file_is_named(tmp_path):
 def test_cli_check_reports_problems_without_a_traceback(tmp_path):
     copy = _copy_set(tmp_path)
     (copy / "articles.jsonl").write_text("[]\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "qa_cli", "eval", "news-check", "--set", str(copy)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_qa("eval", "news-check", "--set", str(copy), timeout=120)
     assert result.returncode == 2
     assert "articles.jsonl:1" in result.stderr and "Traceback" not in result.stderr
 

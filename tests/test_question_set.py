@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, SQUAD_DIR, needs_squad
+from conftest import SQUAD_DIR, needs_squad, run_qa
 
 from eval.question_set import QuestionSetError, load_question_set
 from qa_cli import main
@@ -198,12 +196,6 @@ def test_a_url_that_does_not_answer_is_a_clear_error(tmp_path):
     path = tmp_path / "set.csv"
     path.write_text("question,answers\nWhen was the CQC visit?,November 2023\n", encoding="utf-8")
     url = f"http://127.0.0.1:{free_port()}"
-    result = subprocess.run(
-        [sys.executable, "-m", "qa_cli", "eval", "run", "--set", str(path), "--url", url, "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_qa("eval", "run", "--set", str(path), "--url", url, "--out", str(tmp_path / "o"), timeout=120)
     assert result.returncode == 2, result.stderr
     assert f"--url {url} does not answer (ConnectError" in result.stderr and "Traceback" not in result.stderr
