@@ -77,6 +77,11 @@ class Reading:
     housekeeping: bool = False  # a chat front end's own prompt: not read, not answered
     # Per retrieved passage, whether the reader read it (False: reading stopped early on a sure answer).
     read: list[bool] = field(default_factory=list)
+    # The answer decision's rescoring for this question and these passages, with the decision it was built for: built
+    # once (it dates the question against each article read and checks the question's names in it), then reused by
+    # the early stop, `score`, `decide` and the evaluations.
+    rescore: Callable[[Sequence[ExtractedAnswer]], list[ExtractedAnswer]] | None = field(default=None, repr=False)
+    rescore_decision: DecisionModel | None = field(default=None, repr=False)
 
 
 def _on_topic_ranks(retrieved: Sequence[RetrievalHit]) -> set[int]:
@@ -198,6 +203,7 @@ class QAPipeline:
         stop_at = None if read_all else self.stop_reading_at
         enough = None
         texts_read = [0] * len(questions)  # per question, texts read before reading stopped (early stop only)
+        scorers: list[Callable[[Sequence[ExtractedAnswer]], list[ExtractedAnswer]] | None] = [None] * len(questions)
         if stop_at is not None:
             scorers = [self._scorer(q, hits) for q, hits in zip(questions, retrieved)]
             # A follow-up's answer comes from its conversation's article when it can (`score`): only those count.
@@ -205,9 +211,11 @@ class QAPipeline:
 
             def enough(i: int, new_answers: list[ExtractedAnswer]) -> bool:
                 texts_read[i] += 1
+                rescore = scorers[i]
+                assert rescore is not None
                 return any(
                     answer.score >= stop_at and (not counted[i] or answer.passage_rank in counted[i])
-                    for answer in scorers[i](new_answers)
+                    for answer in rescore(new_answers)
                 )
 
         found_answers = self.reader.read_many(
@@ -224,9 +232,9 @@ class QAPipeline:
                 read = {member for text in texts[: texts_read[i]] for member in text.members}
                 read_flags[i] = [rank in read for rank in range(len(hits))]
         return [
-            Reading(q, hits, answers, dict(timings), window, chore, read)
-            for q, hits, answers, window, chore, read in zip(
-                questions, retrieved, found_answers, windows, housekeeping, read_flags
+            Reading(q, hits, answers, dict(timings), window, chore, read, rescore, self.decision if rescore else None)
+            for q, hits, answers, window, chore, read, rescore in zip(
+                questions, retrieved, found_answers, windows, housekeeping, read_flags, scorers
             )
         ]
 
@@ -304,7 +312,10 @@ class QAPipeline:
         by the answer decision (its `score` and `features`), most probable first."""
         if not reading.answers:
             return []
-        scored = self._scorer(reading.question, reading.retrieved)(reading.answers)
+        if reading.rescore is None or reading.rescore_decision is not self.decision:
+            reading.rescore = self._scorer(reading.question, reading.retrieved)
+            reading.rescore_decision = self.decision
+        scored = reading.rescore(reading.answers)
         on_topic = _on_topic_ranks(reading.retrieved)
         if on_topic:
             # A follow-up asks about the conversation's subject: its article's answers come first, and when none of

@@ -160,3 +160,26 @@ def test_pipeline_stops_reading_once_sure_and_otherwise_reads_everything(pipelin
             assert [a.text for a in early] == [a.text for a in full]
     monkeypatch.setattr(pipeline.settings, "early_stop", False)
     assert pipeline.stop_reading_at is None
+
+
+def test_a_readings_decision_scoring_is_built_once(pipeline, monkeypatch):
+    """The rescoring (dating the question against each article, checking its names there) is built once per reading:
+    by the early stop when it reads, else by the first `score`; `decide` and later `score` calls reuse it."""
+    built: list[str] = []
+    scorer = type(pipeline)._scorer
+
+    def counting(self, question, retrieved):
+        built.append(question)
+        return scorer(self, question, retrieved)
+
+    monkeypatch.setattr(type(pipeline), "_scorer", counting)
+    reading = pipeline.read("When was the CQC visit?")
+    assert built == []  # no early stop (the default): nothing scored while reading
+    first = pipeline.score(reading)
+    assert pipeline.score(reading) == first and pipeline.decide(reading)
+    assert built == ["When was the CQC visit?"]
+    monkeypatch.setattr(pipeline.settings, "early_stop", True)
+    monkeypatch.setattr(pipeline.settings, "stop_reading_at", 0.99)
+    early = pipeline.read("When was the CQC visit?")
+    pipeline.decide(early)
+    assert built == ["When was the CQC visit?"] * 2  # the early stop's scorer served the decision too
