@@ -67,10 +67,11 @@ _NUMBER_SPAN = re.compile(
     re.IGNORECASE,
 )
 _NAME_SPAN = re.compile(r"(?:^|\s)[A-Z][a-z'’\-]+")
-_QUESTION_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+# Unicode words: "Müller" and "Zürich" are names as much as "Miller".
+_QUESTION_WORD = re.compile(r"[^\W_][\w'’\-]*")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _NAME_PART = re.compile(r"[-'’]")
-_ARTICLE_WORD = re.compile(r"[a-z0-9]+")
+_ARTICLE_WORD = re.compile(r"[^\W_]+")
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +109,8 @@ def question_names(question: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
-    """Words English writes in lower case at least as often as capitalised ("university", "hospital", "trust")."""
+    """Words English also writes in lower case, not only capitalised ("university", "hospital", "trust"; not
+    "luton" or "january"): lab/common_words.py."""
     return frozenset(COMMON_WORDS_FILE.read_text(encoding="utf-8").split())
 
 

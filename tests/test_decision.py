@@ -65,6 +65,7 @@ def test_question_names_are_its_capitalised_words_after_the_first():
         "wystan",
     ]
     assert question_names("Who is the CEO of the ICU?") == []
+    assert question_names("Where did Dr Müller work before Zürich?") == ["müller", "zürich"]
     assert question_names("when was the cqc visit?") == []  # nothing capitalised: no name to check
 
 
