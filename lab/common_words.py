@@ -14,14 +14,13 @@ that pass the rule.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import re
 from collections import Counter
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from eval.squad_data import DatasetError, iter_articles
 from qa.decision import COMMON_WORDS_FILE
 
 _TOKEN = re.compile(r"[A-Za-z]+")
@@ -58,13 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad", required=True, type=Path, help="SQuAD-format JSON (.json or .json.gz)")
     parser.add_argument("--out", type=Path, default=COMMON_WORDS_FILE)
     args = parser.parse_args(argv)
-    opener = gzip.open if args.squad.suffix == ".gz" else open
     try:
-        with opener(args.squad, "rt", encoding="utf-8") as handle:
-            data = json.load(handle)
-        paragraphs = [p["context"] for article in data["data"] for p in article["paragraphs"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        parser.error(f"{args.squad}: not a readable SQuAD-format file ({exc})")
+        paragraphs = [p["context"] for article in iter_articles(args.squad) for p in article["paragraphs"]]
+    except DatasetError as exc:
+        parser.error(str(exc))
+    except (KeyError, TypeError) as exc:
+        parser.error(f"{args.squad}: a paragraph without a 'context' ({exc})")
     words = common_words(*count_cases(paragraphs))
     args.out.write_text("\n".join(words) + "\n", encoding="utf-8")
     print(f"{len(words)} common words from {len(paragraphs)} paragraphs written to {args.out}")
