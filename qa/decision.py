@@ -70,7 +70,6 @@ _NAME_SPAN = re.compile(r"(?:^|\s)[A-Z][a-z'’\-]+")
 # Unicode words: "Müller" and "Zürich" are names as much as "Miller".
 _QUESTION_WORD = re.compile(r"[^\W_][\w'’\-]*")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
-_NAME_PART = re.compile(r"[-'’]")
 _ARTICLE_WORD = re.compile(r"[^\W_]+")
 
 
@@ -101,7 +100,7 @@ def question_names(question: str) -> list[str]:
             continue
         if word.isupper() and len(word) <= 4:
             continue  # "CEO", "NHS", "ICU": an article may spell it out or take it as read
-        for part in _NAME_PART.split(word.lower()):
+        for part in _ARTICLE_WORD.findall(word.lower()):  # split as the article's words are
             if len(part) >= 3 and part not in names and part not in common_words():
                 names.append(part)
     return names
@@ -134,14 +133,13 @@ def names_missing(names: Sequence[str], title: str, text: str) -> float:
     if not names:
         return 0.0
     words, stems = _article_words(title, text)
-    parts = [part for name in names for part in _ARTICLE_WORD.findall(name)]
     stem = _stemmer().stemWord
 
     def mentioned(part: str) -> bool:
         # A people's name for a place counts as the place ("Asian": Asia, "Tunisian": Tunisia).
         return part in words or stem(part) in stems or (part.endswith("an") and part[:-1] in words)
 
-    return float(not all(mentioned(part) for part in parts))
+    return float(not all(mentioned(name) for name in names))
 
 
 def expected_type(question: str) -> str | None:
