@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from eval.squad_data import QAExample, load_examples, squad_training_examples
+from lab.negatives import retrieved_negatives
 from lab.train_reader import TrainConfig, build_features, epoch_batches, save_model, set_seed, train_step
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,15 @@ def news_train_examples(
     sentences: int | None = None,
     overlap: int | None = None,
     max_chars: int | None = None,
+    other_article_negatives: int = 0,
 ) -> list[QAExample]:
     """News-set train-split questions over service-shaped passages of their own article.
 
     Answerable: every passage holding an evidence string with an answer inside it is a positive; up to
     `negatives_per_question` other passages of the article that hold no gold answer are no-answer examples.
     Unanswerable: the article's passages sharing the most words with the question are no-answer examples.
+    Every question also gets `other_article_negatives` no-answer examples from other train articles: the passages
+    BM25 ranks highest for it there (holding none of its answers), as open retrieval would hand them over.
     """
     from eval.news_set import load_news_set
     from qa.config import Settings
@@ -93,6 +97,19 @@ def news_train_examples(
             ranked = sorted(article_passages, key=lambda p: -len(words & content_words(p.text)))
             for i, p in enumerate(ranked[:negatives_per_question]):
                 examples.append(QAExample(f"{q.id}-u{i}", q.article, q.question, p.text, (), "news-train"))
+    if other_article_negatives:
+        train_questions = [
+            QAExample(q.id, q.article, q.question, "", tuple((a, 0) for a in q.answers), "news-train")
+            for q in news.questions
+            if news.articles[q.article].split == "train"
+        ]
+        pool = [
+            (doc_id, p.text)
+            for doc_id, doc_passages in passages.items()
+            if news.articles[doc_id].split == "train"
+            for p in doc_passages
+        ]
+        examples += retrieved_negatives(train_questions, pool, other_article_negatives)
     return examples
 
 
@@ -186,6 +203,7 @@ def adapt(
     stage_batches: int = 100,
     max_stages: int | None = None,
     recalibrate: bool = True,
+    other_document_negatives: int = 0,
 ) -> dict:
     """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
     optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
@@ -204,7 +222,12 @@ def adapt(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     news = news_train_examples(
-        news_dir, rng, negatives_per_question, sentences=passage_sentences, overlap=passage_overlap
+        news_dir,
+        rng,
+        negatives_per_question,
+        sentences=passage_sentences,
+        overlap=passage_overlap,
+        other_article_negatives=other_document_negatives,
     )
     qamr, dropped = [], []
     for path in news_qa:
@@ -215,10 +238,16 @@ def adapt(
     if squad_dir:
         pool = squad_training_examples(Path(squad_dir))
         squad = [pool[i] for i in sorted(rng.choice(len(pool), size=min(squad_limit, len(pool)), replace=False))]
+        if other_document_negatives:
+            # Answerable replay questions only: another Wikipedia article may well answer an unanswerable one.
+            paragraphs = sorted({(e.title, e.context) for e in pool})
+            answerable = [e for e in squad if not e.is_impossible]
+            squad += retrieved_negatives(answerable, paragraphs, other_document_negatives)
     data = {
         "news_train_examples": len(news),
         "news_train_unanswerable_examples": sum(e.is_impossible for e in news),
         "news_repeat": news_repeat,
+        "other_document_negatives": other_document_negatives,
         "negatives_per_question": negatives_per_question,
         "qamr_examples": len(qamr),
         "qamr_articles_dropped_as_news_set_overlap": dropped,
@@ -351,6 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passage-sentences", type=int, help="news passages' sentences (default: the service's)")
     parser.add_argument("--passage-overlap", type=int, help="news passages' shared sentences (default: the service's)")
     parser.add_argument("--negatives", type=int, default=2, help="no-answer passages per news question")
+    parser.add_argument(
+        "--other-document-negatives",
+        type=int,
+        default=0,
+        help="no-answer passages per question from other documents, ranked by BM25 (news and SQuAD replay)",
+    )
     parser.add_argument("--stage-batches", type=int, default=100, help="batches per stage (state saved after each)")
     parser.add_argument("--max-stages", type=int, help="stop after this many stages; run again to resume")
     parser.add_argument(
@@ -392,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage_batches=args.stage_batches,
         max_stages=args.max_stages,
         recalibrate=not args.no_recalibrate,
+        other_document_negatives=args.other_document_negatives,
     )
     print(json.dumps(summary, indent=2))
     return 0

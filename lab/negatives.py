@@ -139,3 +139,40 @@ def passage_crops(examples: Sequence[QAExample], rate: float, rng, sentences: in
             )
         )
     return crops
+
+
+def retrieved_negatives(
+    examples: Sequence[QAExample], pool: Sequence[tuple[str, str]], per_question: int
+) -> list[QAExample]:
+    """No-answer examples from *other* documents: for each question, the `per_question` texts of `pool`
+    ((title, text) pairs) that BM25 ranks highest for it, skipping its own document (same title) and any text
+    that holds one of its answers.
+
+    This is what open retrieval hands the reader and what in-document negatives never show it: a passage about
+    another trust, another hospital or another year that matches the question's words ("the chief executive of
+    Norbridge ..." read in an article about Caldmoor's chief executive). Answering from it is the service's most
+    costly kind of wrong answer.
+    """
+    from qa.index import _bm25s, bm25_tokenize
+
+    if per_question <= 0 or not pool or not examples:
+        return []
+    retriever = _bm25s().BM25()
+    retriever.index(bm25_tokenize([text for _, text in pool]), show_progress=False)
+    depth = min(len(pool), 10 * per_question + 10)
+    rows, scores = retriever.retrieve(
+        bm25_tokenize([e.question for e in examples]), k=depth, show_progress=False, n_threads=1
+    )
+    negatives: list[QAExample] = []
+    for example, row, row_scores in zip(examples, rows, scores):
+        answers = [a.lower() for a in example.answer_texts]
+        taken = 0
+        for index, score in zip(row, row_scores):
+            title, text = pool[int(index)]
+            if score <= 0 or taken >= per_question:
+                break
+            if title == example.title or any(a and a in text.lower() for a in answers):
+                continue
+            negatives.append(QAExample(f"{example.qid}-x{taken}", title, example.question, text, (), example.source))
+            taken += 1
+    return negatives

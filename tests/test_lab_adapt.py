@@ -8,7 +8,9 @@ import json
 import numpy as np
 
 from eval.news_set import NEWS_DIR, load_news_set
+from eval.squad_data import QAExample
 from lab.adapt_news import news_train_examples, qamr_examples
+from lab.negatives import retrieved_negatives
 
 
 def test_news_train_examples_use_train_articles_only_with_answers_at_their_offsets():
@@ -31,6 +33,37 @@ def test_news_train_examples_use_train_articles_only_with_answers_at_their_offse
         question = gold[e.qid.rsplit("-", 1)[0]]
         # A no-answer passage holds none of the question's gold answers.
         assert not any(a in e.context for a in question.answers)
+
+
+def test_other_article_negatives_come_from_another_train_article_and_hold_no_answer():
+    news = load_news_set(NEWS_DIR)
+    train_articles = {a for a, meta in news.articles.items() if meta.split == "train"}
+    gold = {q.id: q for q in news.split("train")}
+    examples = news_train_examples(NEWS_DIR, np.random.default_rng(0), other_article_negatives=1)
+    others = [e for e in examples if "-x" in e.qid]
+    # Nearly every train question finds a passage of another article sharing its words.
+    assert len(others) >= 0.9 * len(gold)
+    for e in others:
+        question = gold[e.qid.rsplit("-", 1)[0]]
+        assert not e.answers and e.question == question.question
+        assert e.title != question.article and e.title in train_articles
+        assert e.context in news.documents[e.title].text
+        assert not any(a.lower() in e.context.lower() for a in question.answers)
+
+
+def test_retrieved_negatives_rank_by_the_question_and_skip_own_document_and_answers():
+    pool = [
+        ("own", "The chief executive of Aldmoor Trust is Ann Lee."),
+        ("b", "The chief executive of Brindle Trust is Ben Moss, who joined in May."),
+        ("c", "Ann Lee, chief executive, visited the Brindle ward."),
+        ("d", "Bus routes were cut in the spring."),
+    ]
+    question = QAExample("q1", "own", "Who is the chief executive of Aldmoor Trust?", pool[0][1], (("Ann Lee", 30),))
+    negatives = retrieved_negatives([question], pool, per_question=2)
+    # "own" is the question's document and "c" names its answer: neither is a negative; "d" shares no word.
+    assert [n.title for n in negatives] == ["b"]
+    assert negatives[0].context == pool[1][1] and not negatives[0].answers
+    assert retrieved_negatives([question], pool, per_question=0) == []
 
 
 def test_qamr_articles_sharing_a_sentence_with_the_news_set_are_dropped(tmp_path):
