@@ -101,8 +101,9 @@ class Conversation(BaseModel):
         return self
 
 
-def load_conversations(path: Path, news: NewsSet) -> list[Conversation]:
-    """Read and check the set: validation articles only, answers and evidence verbatim, ids unique."""
+def load_conversations(path: Path, news: NewsSet, split: str = "validation") -> list[Conversation]:
+    """Read and check the set: articles of `split` only (validation for the eval set, train for the reader's
+    training conversations), answers and evidence verbatim, ids unique."""
     conversations = read_jsonl(Path(path), Conversation, ConversationSetError)
     problems = []
     for name, count in Counter(c.id for c in conversations).items():
@@ -115,8 +116,8 @@ def load_conversations(path: Path, news: NewsSet) -> list[Conversation]:
             if article is None:
                 problems.append(f"{at}: unknown article {turn.article!r}")
                 continue
-            if article.split != "validation":
-                problems.append(f"{at}: {turn.article} is a {article.split} article; conversations use validation")
+            if article.split != split:
+                problems.append(f"{at}: {turn.article} is a {article.split} article; this set uses {split}")
             text = news.documents[turn.article].text
             for answer in turn.answers:
                 if answer not in text or not any(answer in e for e in turn.evidence):

@@ -42,6 +42,11 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
+def _answer_positions(text: str, evidence: Sequence[str], answers: Sequence[str]) -> list[tuple[str, int]]:
+    """Each answer where an evidence sentence in `text` says it, not an earlier mention of the same words."""
+    return [(a, text.find(e) + e.find(a)) for e in evidence if e in text for a in answers if a in e]
+
+
 def news_train_examples(
     news_dir: Path,
     rng: np.random.Generator,
@@ -78,10 +83,7 @@ def news_train_examples(
         if q.answerable:
             positives, others = [], []
             for p in article_passages:
-                # The answer where its evidence sentence says it, not an earlier mention of the same words.
-                spans = [
-                    (a, p.text.find(e) + e.find(a)) for e in q.evidence if e in p.text for a in q.answers if a in e
-                ]
+                spans = _answer_positions(p.text, q.evidence, q.answers)
                 if spans:
                     positives.append((p, spans))
                 elif not any(a in p.text for a in q.answers):
@@ -110,6 +112,76 @@ def news_train_examples(
             for p in doc_passages
         ]
         examples += retrieved_negatives(train_questions, pool, other_article_negatives)
+    return examples
+
+
+def conversation_train_examples(
+    path: Path,
+    news_dir: Path,
+    rng: np.random.Generator,
+    negatives_per_question: int = 1,
+    history_turns: int | None = None,
+) -> list[QAExample]:
+    """Training conversations over train articles (`eval/conversations/train.jsonl`), each follow-up read as the
+    service reads it: the follow-up with the subject of the conversation's earlier questions after it
+    (`qa.conversation.reader_question`, with the service's history window). Answerable follow-ups: the article's
+    passages holding their evidence are positives, `negatives_per_question` other passages no-answer examples.
+    Unanswerable follow-ups: the passages sharing the most words with their rewrite (the near miss) are no-answer
+    examples. First turns and rewrites are added as plain questions over the same passages."""
+    from eval.conversations import load_conversations
+    from eval.news_set import load_news_set
+    from qa.config import Settings
+    from qa.conversation import conversation_context, reader_question
+    from qa.decision import content_words
+    from qa.passages import split_document
+
+    service = Settings()
+    turns = service.history_turns if history_turns is None else history_turns
+    news = load_news_set(news_dir)
+    conversations = load_conversations(Path(path), news, split="train")
+    cut: dict[str, list] = {}
+
+    def passages_of(article: str) -> list:
+        if article not in cut:
+            cut[article] = split_document(
+                news.documents[article], service.passage_sentences, service.passage_overlap, service.passage_max_chars
+            )
+        return cut[article]
+
+    examples: list[QAExample] = []
+
+    def answerable(qid: str, question: str, article: str, evidence, answers, negatives: int) -> None:
+        others = []
+        positives = 0
+        for p in passages_of(article):
+            spans = _answer_positions(p.text, evidence, answers)
+            if spans:
+                examples.append(QAExample(f"{qid}-p{positives}", article, question, p.text, tuple(spans[:1]), "conv"))
+                positives += 1
+            elif not any(a in p.text for a in answers):
+                others.append(p)
+        for i in rng.permutation(len(others))[:negatives]:
+            examples.append(QAExample(f"{qid}-n{i}", article, question, others[i].text, (), "conv"))
+
+    for conversation in conversations:
+        history: list[str] = []
+        for position, turn in enumerate(conversation.turns):
+            qid = f"{conversation.id}-t{position + 1}"
+            window = conversation_context(turn.question, tuple(history), turns)
+            read_as = reader_question(turn.question, window)
+            answerable(qid, read_as, turn.article, turn.evidence, turn.answers, negatives_per_question)
+            if turn.rewrite:
+                answerable(f"{qid}-rw", turn.rewrite, turn.article, turn.evidence, turn.answers, 0)
+            history.append(turn.question)
+        questions = [t.question for t in conversation.turns]
+        for number, item in enumerate(conversation.unanswerable, start=1):
+            article = conversation.turns[item.after_turn - 1].article
+            window = conversation_context(item.question, tuple(questions[: item.after_turn]), turns)
+            read_as = reader_question(item.question, window)
+            words = content_words(item.rewrite)
+            ranked = sorted(passages_of(article), key=lambda p: -len(words & content_words(p.text)))
+            for i, p in enumerate(ranked[: max(1, negatives_per_question)]):
+                examples.append(QAExample(f"{conversation.id}-u{number}-{i}", article, read_as, p.text, (), "conv"))
     return examples
 
 
@@ -204,6 +276,7 @@ def adapt(
     max_stages: int | None = None,
     recalibrate: bool = True,
     other_document_negatives: int = 0,
+    conversations: Path | None = None,
 ) -> dict:
     """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
     optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
@@ -229,6 +302,10 @@ def adapt(
         overlap=passage_overlap,
         other_article_negatives=other_document_negatives,
     )
+    conversation_examples = (
+        conversation_train_examples(Path(conversations), news_dir, rng, negatives_per_question) if conversations else []
+    )
+    news += conversation_examples
     qamr, dropped = [], []
     for path in news_qa:
         found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
@@ -248,6 +325,7 @@ def adapt(
         "news_train_unanswerable_examples": sum(e.is_impossible for e in news),
         "news_repeat": news_repeat,
         "other_document_negatives": other_document_negatives,
+        "conversation_examples": len(conversation_examples),
         "negatives_per_question": negatives_per_question,
         "qamr_examples": len(qamr),
         "qamr_articles_dropped_as_news_set_overlap": dropped,
@@ -386,6 +464,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="no-answer passages per question from other documents, ranked by BM25 (news and SQuAD replay)",
     )
+    parser.add_argument(
+        "--conversations",
+        type=Path,
+        help="training conversations over train articles (eval/conversations/train.jsonl): follow-ups read as the "
+        "service reads them",
+    )
     parser.add_argument("--stage-batches", type=int, default=100, help="batches per stage (state saved after each)")
     parser.add_argument("--max-stages", type=int, help="stop after this many stages; run again to resume")
     parser.add_argument(
@@ -428,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_stages=args.max_stages,
         recalibrate=not args.no_recalibrate,
         other_document_negatives=args.other_document_negatives,
+        conversations=args.conversations,
     )
     print(json.dumps(summary, indent=2))
     return 0

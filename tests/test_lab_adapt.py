@@ -9,7 +9,7 @@ import numpy as np
 
 from eval.news_set import NEWS_DIR, load_news_set
 from eval.squad_data import QAExample
-from lab.adapt_news import news_train_examples, qamr_examples
+from lab.adapt_news import conversation_train_examples, news_train_examples, qamr_examples
 from lab.negatives import retrieved_negatives
 
 
@@ -64,6 +64,31 @@ def test_retrieved_negatives_rank_by_the_question_and_skip_own_document_and_answ
     assert [n.title for n in negatives] == ["b"]
     assert negatives[0].context == pool[1][1] and not negatives[0].answers
     assert retrieved_negatives([question], pool, per_question=0) == []
+
+
+def test_training_conversations_are_read_as_the_service_reads_follow_ups():
+    from eval.conversations import load_conversations
+    from qa.conversation import conversation_context, reader_question
+
+    path = NEWS_DIR.parent / "conversations" / "train.jsonl"
+    news = load_news_set(NEWS_DIR)
+    conversations = load_conversations(path, news, split="train")  # train articles only, answers verbatim
+    examples = conversation_train_examples(path, NEWS_DIR, np.random.default_rng(0))
+    by_id = {e.qid: e for e in examples}
+    first = conversations[0]
+    follow_up = first.turns[1]
+    window = conversation_context(follow_up.question, (first.turns[0].question,), 2)
+    expected = reader_question(follow_up.question, window)
+    # The follow-up is read with its subject after it, exactly as the pipeline builds it, never on its own.
+    assert expected != follow_up.question and expected.startswith(follow_up.question)
+    positive = by_id[f"{first.id}-t2-p0"]
+    assert positive.question == expected
+    text, start = positive.answers[0]
+    assert positive.context[start : start + len(text)] == text and text in follow_up.answers
+    unanswerable = [e for e in examples if "-u" in e.qid]
+    assert len(unanswerable) >= sum(len(c.unanswerable) for c in conversations)
+    assert all(not e.answers and e.title in news.articles for e in unanswerable)
+    assert {news.articles[e.title].split for e in examples} == {"train"}
 
 
 def test_qamr_articles_sharing_a_sentence_with_the_news_set_are_dropped(tmp_path):
