@@ -55,8 +55,10 @@ def news_train_examples(
     overlap: int | None = None,
     max_chars: int | None = None,
     other_article_negatives: int = 0,
+    question_limit: int | None = None,
 ) -> list[QAExample]:
-    """News-set train-split questions over service-shaped passages of their own article.
+    """News-set train-split questions (a random `question_limit` of them when given) over service-shaped passages
+    of their own article.
 
     Answerable: every passage holding an evidence string with an answer inside it is a positive; up to
     `negatives_per_question` other passages of the article that hold no gold answer are no-answer examples.
@@ -76,9 +78,12 @@ def news_train_examples(
     news = load_news_set(news_dir)
     examples: list[QAExample] = []
     passages = {doc_id: split_document(doc, sentences, overlap, max_chars) for doc_id, doc in news.documents.items()}
-    for q in news.questions:
-        if news.articles[q.article].split != "train":
-            continue  # by the article's split: a validation article is never trained on
+    # By the article's split: a validation article is never trained on.
+    train_questions = [q for q in news.questions if news.articles[q.article].split == "train"]
+    if question_limit and question_limit < len(train_questions):
+        chosen = sorted(rng.choice(len(train_questions), size=question_limit, replace=False))
+        train_questions = [train_questions[i] for i in chosen]
+    for q in train_questions:
         article_passages = passages[q.article]
         if q.answerable:
             positives, others = [], []
@@ -100,10 +105,9 @@ def news_train_examples(
             for i, p in enumerate(ranked[:negatives_per_question]):
                 examples.append(QAExample(f"{q.id}-u{i}", q.article, q.question, p.text, (), "news-train"))
     if other_article_negatives:
-        train_questions = [
+        as_examples = [
             QAExample(q.id, q.article, q.question, "", tuple((a, 0) for a in q.answers), "news-train")
-            for q in news.questions
-            if news.articles[q.article].split == "train"
+            for q in train_questions
         ]
         pool = [
             (doc_id, p.text)
@@ -111,7 +115,7 @@ def news_train_examples(
             if news.articles[doc_id].split == "train"
             for p in doc_passages
         ]
-        examples += retrieved_negatives(train_questions, pool, other_article_negatives)
+        examples += retrieved_negatives(as_examples, pool, other_article_negatives)
     return examples
 
 
@@ -277,6 +281,7 @@ def adapt(
     recalibrate: bool = True,
     other_document_negatives: int = 0,
     conversations: Path | None = None,
+    news_limit: int | None = None,
 ) -> dict:
     """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
     optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
@@ -301,6 +306,7 @@ def adapt(
         sentences=passage_sentences,
         overlap=passage_overlap,
         other_article_negatives=other_document_negatives,
+        question_limit=news_limit,
     )
     conversation_examples = (
         conversation_train_examples(Path(conversations), news_dir, rng, negatives_per_question) if conversations else []
@@ -325,6 +331,7 @@ def adapt(
         "news_train_unanswerable_examples": sum(e.is_impossible for e in news),
         "news_repeat": news_repeat,
         "other_document_negatives": other_document_negatives,
+        "news_question_limit": news_limit,
         "conversation_examples": len(conversation_examples),
         "negatives_per_question": negatives_per_question,
         "qamr_examples": len(qamr),
@@ -450,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--news-qa", type=Path, nargs="*", default=[], help="SQuAD-layout Wikinews QA files (QAMR)")
     parser.add_argument("--squad-dir", type=Path, help="SQuAD dev folder, for replay of training articles")
     parser.add_argument("--out", type=Path, help="output folder (checkpoints epoch-N)")
+    parser.add_argument("--news-limit", type=int, help="a random sample of this many news train questions")
     parser.add_argument("--qamr-limit", type=int, default=3000)
     parser.add_argument("--squad-limit", type=int, default=2000)
     parser.add_argument("--news-repeat", type=int, default=2)
@@ -513,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recalibrate=not args.no_recalibrate,
         other_document_negatives=args.other_document_negatives,
         conversations=args.conversations,
+        news_limit=args.news_limit,
     )
     print(json.dumps(summary, indent=2))
     return 0
