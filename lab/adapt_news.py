@@ -457,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--news-qa", type=Path, nargs="*", default=[], help="SQuAD-layout Wikinews QA files (QAMR)")
     parser.add_argument("--squad-dir", type=Path, help="SQuAD dev folder, for replay of training articles")
     parser.add_argument("--out", type=Path, help="output folder (checkpoints epoch-N)")
+    parser.add_argument("--seed", type=int, default=42, help="data sampling, negatives and batch order")
     parser.add_argument("--news-limit", type=int, help="a random sample of this many news train questions")
     parser.add_argument("--qamr-limit", type=int, default=3000)
     parser.add_argument("--squad-limit", type=int, default=2000)
@@ -522,6 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         other_document_negatives=args.other_document_negatives,
         conversations=args.conversations,
         news_limit=args.news_limit,
+        seed=args.seed,
     )
     print(json.dumps(summary, indent=2))
     return 0
