@@ -311,7 +311,6 @@ def adapt(
     conversation_examples = (
         conversation_train_examples(Path(conversations), news_dir, rng, negatives_per_question) if conversations else []
     )
-    news += conversation_examples
     qamr, dropped = [], []
     for path in news_qa:
         found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
@@ -333,12 +332,14 @@ def adapt(
         "other_document_negatives": other_document_negatives,
         "news_question_limit": news_limit,
         "conversation_examples": len(conversation_examples),
+        "conversation_unanswerable_examples": sum(e.is_impossible for e in conversation_examples),
         "negatives_per_question": negatives_per_question,
         "qamr_examples": len(qamr),
         "qamr_articles_dropped_as_news_set_overlap": dropped,
         "squad_replay_examples": len(squad),
     }
     log.info("data: %s", data)
+    news += conversation_examples  # read as news questions are: repeated --news-repeat times
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     model = AutoModelForQuestionAnswering.from_pretrained(str(base_model), dtype=torch.float32)
