@@ -153,11 +153,11 @@ def retrieved_negatives(
     Norbridge ..." read in an article about Caldmoor's chief executive). Answering from it is the service's most
     costly kind of wrong answer.
     """
-    from qa.index import _bm25s, bm25_tokenize
+    from qa.index import bm25_tokenize, bm25s_library
 
     if per_question <= 0 or not pool or not examples:
         return []
-    retriever = _bm25s().BM25()
+    retriever = bm25s_library().BM25()
     retriever.index(bm25_tokenize([text for _, text in pool]), show_progress=False)
     depth = min(len(pool), 10 * per_question + 10)
     rows, scores = retriever.retrieve(

@@ -49,7 +49,8 @@ from qa.passages import split_corpus
 log = logging.getLogger(__name__)
 
 
-def _bm25s() -> Any:
+def bm25s_library() -> Any:
+    """The bm25s package, its import-time DEBUG logging turned down (shared by the index and lab tools)."""
     import bm25s
 
     # bm25s sets its logger to DEBUG when imported; its per-build line says nothing an operator needs.
@@ -164,7 +165,9 @@ def _stemmer():
 
 
 def _tokenize(texts: list[str], return_ids: bool) -> Any:
-    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
+    return bm25s_library().tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids
+    )
 
 
 def bm25_tokenize(texts: list[str]) -> Any:
@@ -225,7 +228,7 @@ class BuildContent:
 
 
 def _bm25_index(tokens: list[list[str]]) -> Any:
-    bm25s = _bm25s()
+    bm25s = bm25s_library()
 
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
@@ -435,7 +438,7 @@ def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
     """Load the current build, checking every file against its manifest checksum first."""
     import faiss
 
-    bm25s = _bm25s()
+    bm25s = bm25s_library()
 
     build = current_build_dir(index_dir)  # read once: a change may name another build meanwhile
     manifest = _manifest_of(build, index_dir)
