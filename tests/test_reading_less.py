@@ -83,7 +83,10 @@ def test_merged_reading_cites_passages_at_true_offsets(reader, merge):
         assert answer.passage is read[answer.passage_rank]
         assert answer.passage.text[answer.start : answer.end] == answer.text
         assert DOCUMENT[answer.document_start : answer.document_end] == answer.text
-    assert answers[0].passage_rank == 0  # the best-ranked passage holding it
+    if merge:
+        # Read once in a merged window, the span is cited from the best-ranked passage holding it whole. Unmerged,
+        # each passage is scored on its own and the better-scoring copy is the one cited.
+        assert answers[0].passage_rank == 0
 
 
 def test_merged_reading_reads_fewer_tokens(reader, monkeypatch):

@@ -20,7 +20,9 @@ def test_squad_slice_meets_floors_and_writes_reports(tmp_path):
     # Measured 52.4 with the session-8 reader and its news-fitted decision (58.2 with the session-5 ones on the same
     # slice and code): HasAns F1 60.0 -> 66.2, NoAns 56.3 -> 37.5. The decision is fitted on news, the product's
     # domain; on Wikipedia it now answers more unanswerable questions (eval/README.md, "Open-corpus SQuAD 2.0").
-    assert s["open_corpus"]["at_threshold"]["f1"] >= 48.0
+    # Session 11's reader (chosen on news validation) costs more here: 50.6 -> 45.9 on this slice on one machine
+    # (53.0 -> 51.1 on 1,000 questions); the floor catches a regression beyond that.
+    assert s["open_corpus"]["at_threshold"]["f1"] >= 42.0
     assert s["gold_paragraph_ceiling"]["forced_answer_has_ans"]["f1"] >= 72.0  # measured 76.9
     report = json.loads((tmp_path / "squad_eval.json").read_text())
     assert set(report["summary"]) >= {
