@@ -153,12 +153,11 @@ def retrieved_negatives(
     Norbridge ..." read in an article about Caldmoor's chief executive). Answering from it is the service's most
     costly kind of wrong answer.
     """
-    from qa.index import bm25_tokenize, bm25s_library
+    from qa.index import bm25_index, bm25_tokenize, bm25_tokens
 
     if per_question <= 0 or not pool or not examples:
         return []
-    retriever = bm25s_library().BM25()
-    retriever.index(bm25_tokenize([text for _, text in pool]), show_progress=False)
+    retriever = bm25_index(bm25_tokens([text for _, text in pool]))
     depth = min(len(pool), 10 * per_question + 10)
     rows, scores = retriever.retrieve(
         bm25_tokenize([e.question for e in examples]), k=depth, show_progress=False, n_threads=1

@@ -49,8 +49,7 @@ from qa.passages import split_corpus
 log = logging.getLogger(__name__)
 
 
-def bm25s_library() -> Any:
-    """The bm25s package, its import-time DEBUG logging turned down (shared by the index and lab tools)."""
+def _bm25s() -> Any:
     import bm25s
 
     # bm25s sets its logger to DEBUG when imported; its per-build line says nothing an operator needs.
@@ -165,9 +164,7 @@ def _stemmer():
 
 
 def _tokenize(texts: list[str], return_ids: bool) -> Any:
-    return bm25s_library().tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids
-    )
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
 
 
 def bm25_tokenize(texts: list[str]) -> Any:
@@ -227,8 +224,9 @@ class BuildContent:
     next_passage_id: int
 
 
-def _bm25_index(tokens: list[list[str]]) -> Any:
-    bm25s = bm25s_library()
+def bm25_index(tokens: list[list[str]]) -> Any:
+    """A BM25 retriever over texts tokenized by `bm25_tokens` (what a build stores); query it with `bm25_tokenize`."""
+    bm25s = _bm25s()
 
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
@@ -351,7 +349,7 @@ def build_index(
     manifest, final = _publish(
         index_dir,
         content,
-        _bm25_index(tokens),
+        bm25_index(tokens),
         _describe(
             corpus,
             embedder.name,
@@ -438,7 +436,7 @@ def load_index(index_dir: Path, verify: bool = True) -> CorpusIndex:
     """Load the current build, checking every file against its manifest checksum first."""
     import faiss
 
-    bm25s = bm25s_library()
+    bm25s = _bm25s()
 
     build = current_build_dir(index_dir)  # read once: a change may name another build meanwhile
     manifest = _manifest_of(build, index_dir)
@@ -566,7 +564,7 @@ def update_index(
     ordered = [pair for document in corpus.documents for pair in by_document.get(document.id, [])]
     passages = [p for p, _ in ordered]
     tokens_in_order = [t for _, t in ordered]
-    bm25 = _bm25_index(tokens_in_order)
+    bm25 = bm25_index(tokens_in_order)
     content = BuildContent(
         documents=list(corpus.documents),
         passages=passages,
