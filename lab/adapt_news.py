@@ -47,6 +47,40 @@ def _answer_positions(text: str, evidence: Sequence[str], answers: Sequence[str]
     return [(a, text.find(e) + e.find(a)) for e in evidence if e in text for a in answers if a in e]
 
 
+def _answerable_examples(
+    qid: str,
+    question: str,
+    article: str,
+    passages: Sequence,
+    evidence: Sequence[str],
+    answers: Sequence[str],
+    negatives: int,
+    rng: np.random.Generator,
+    source: str,
+) -> list[QAExample]:
+    """Every passage holding an evidence string with an answer inside it, as a positive; up to `negatives` other
+    passages holding no gold answer, drawn at random, as no-answer examples."""
+    positives: list[QAExample] = []
+    others = []
+    for p in passages:
+        spans = _answer_positions(p.text, evidence, answers)
+        if spans:
+            positives.append(QAExample(f"{qid}-p{len(positives)}", article, question, p.text, tuple(spans[:1]), source))
+        elif not any(a in p.text for a in answers):
+            others.append(p)
+    # Drawn even when `negatives` is 0, so every caller takes the same random numbers whatever it asks for.
+    drawn = rng.permutation(len(others))[:negatives]
+    return positives + [QAExample(f"{qid}-n{i}", article, question, others[i].text, (), source) for i in drawn]
+
+
+def _closest_passages(text: str, passages: Sequence, count: int) -> list:
+    """The `count` passages sharing the most content words with `text` (a near-miss question's no-answer examples)."""
+    from qa.decision import content_words
+
+    words = content_words(text)
+    return sorted(passages, key=lambda p: -len(words & content_words(p.text)))[:count]
+
+
 def news_train_examples(
     news_dir: Path,
     rng: np.random.Generator,
@@ -68,7 +102,6 @@ def news_train_examples(
     """
     from eval.news_set import load_news_set
     from qa.config import Settings
-    from qa.decision import content_words
     from qa.passages import split_document
 
     service = Settings()  # the service's passage shape unless told otherwise
@@ -86,23 +119,19 @@ def news_train_examples(
     for q in train_questions:
         article_passages = passages[q.article]
         if q.answerable:
-            positives, others = [], []
-            for p in article_passages:
-                spans = _answer_positions(p.text, q.evidence, q.answers)
-                if spans:
-                    positives.append((p, spans))
-                elif not any(a in p.text for a in q.answers):
-                    others.append(p)
-            for i, (p, spans) in enumerate(positives):
-                examples.append(
-                    QAExample(f"{q.id}-p{i}", q.article, q.question, p.text, tuple(spans[:1]), "news-train")
-                )
-            for i in rng.permutation(len(others))[:negatives_per_question]:
-                examples.append(QAExample(f"{q.id}-n{i}", q.article, q.question, others[i].text, (), "news-train"))
+            examples += _answerable_examples(
+                q.id,
+                q.question,
+                q.article,
+                article_passages,
+                q.evidence,
+                q.answers,
+                negatives_per_question,
+                rng,
+                "news-train",
+            )
         else:
-            words = content_words(q.question)
-            ranked = sorted(article_passages, key=lambda p: -len(words & content_words(p.text)))
-            for i, p in enumerate(ranked[:negatives_per_question]):
+            for i, p in enumerate(_closest_passages(q.question, article_passages, negatives_per_question)):
                 examples.append(QAExample(f"{q.id}-u{i}", q.article, q.question, p.text, (), "news-train"))
     if other_article_negatives:
         as_examples = [
@@ -136,7 +165,6 @@ def conversation_train_examples(
     from eval.news_set import load_news_set
     from qa.config import Settings
     from qa.conversation import conversation_context, reader_question
-    from qa.decision import content_words
     from qa.passages import split_document
 
     service = Settings()
@@ -153,38 +181,44 @@ def conversation_train_examples(
         return cut[article]
 
     examples: list[QAExample] = []
-
-    def answerable(qid: str, question: str, article: str, evidence, answers, negatives: int) -> None:
-        others = []
-        positives = 0
-        for p in passages_of(article):
-            spans = _answer_positions(p.text, evidence, answers)
-            if spans:
-                examples.append(QAExample(f"{qid}-p{positives}", article, question, p.text, tuple(spans[:1]), "conv"))
-                positives += 1
-            elif not any(a in p.text for a in answers):
-                others.append(p)
-        for i in rng.permutation(len(others))[:negatives]:
-            examples.append(QAExample(f"{qid}-n{i}", article, question, others[i].text, (), "conv"))
-
     for conversation in conversations:
         history: list[str] = []
         for position, turn in enumerate(conversation.turns):
             qid = f"{conversation.id}-t{position + 1}"
             window = conversation_context(turn.question, tuple(history), turns)
+            article_passages = passages_of(turn.article)
             read_as = reader_question(turn.question, window)
-            answerable(qid, read_as, turn.article, turn.evidence, turn.answers, negatives_per_question)
+            examples += _answerable_examples(
+                qid,
+                read_as,
+                turn.article,
+                article_passages,
+                turn.evidence,
+                turn.answers,
+                negatives_per_question,
+                rng,
+                "conv",
+            )
             if turn.rewrite:
-                answerable(f"{qid}-rw", turn.rewrite, turn.article, turn.evidence, turn.answers, 0)
+                examples += _answerable_examples(
+                    f"{qid}-rw",
+                    turn.rewrite,
+                    turn.article,
+                    article_passages,
+                    turn.evidence,
+                    turn.answers,
+                    0,
+                    rng,
+                    "conv",
+                )
             history.append(turn.question)
         questions = [t.question for t in conversation.turns]
         for number, item in enumerate(conversation.unanswerable, start=1):
             article = conversation.turns[item.after_turn - 1].article
             window = conversation_context(item.question, tuple(questions[: item.after_turn]), turns)
             read_as = reader_question(item.question, window)
-            words = content_words(item.rewrite)
-            ranked = sorted(passages_of(article), key=lambda p: -len(words & content_words(p.text)))
-            for i, p in enumerate(ranked[: max(1, negatives_per_question)]):
+            closest = _closest_passages(item.rewrite, passages_of(article), max(1, negatives_per_question))
+            for i, p in enumerate(closest):
                 examples.append(QAExample(f"{conversation.id}-u{number}-{i}", article, read_as, p.text, (), "conv"))
     return examples
 
