@@ -223,6 +223,57 @@ def conversation_train_examples(
     return examples
 
 
+def synthetic_follow_up_examples(
+    news_dir: Path,
+    rng: np.random.Generator,
+    limit: int,
+    negatives_per_question: int = 1,
+    history_turns: int | None = None,
+) -> list[QAExample]:
+    """Follow-ups made from the news set's train questions (`lab.synthetic_follow_ups`: the question without its
+    name, after another question of the article that gives it), a random `limit` of them, read as the service reads
+    a follow-up, over service-shaped passages of their article: answerable ones as `_answerable_examples`,
+    unanswerable ones over the passages closest to the original question."""
+    from eval.news_set import load_news_set
+    from lab.synthetic_follow_ups import read_as, synthetic_follow_ups
+    from qa.config import Settings
+    from qa.passages import split_document
+
+    service = Settings()
+    turns = service.history_turns if history_turns is None else history_turns
+    news = load_news_set(news_dir)
+    train = [q for q in news.questions if news.articles[q.article].split == "train"]
+    made = synthetic_follow_ups([(q.article, q.question) for q in train], rng, turns)
+    if limit < len(made):
+        made = [made[i] for i in sorted(rng.choice(len(made), size=limit, replace=False))]
+    by_key = {(q.article, q.question): q for q in train}
+    examples: list[QAExample] = []
+    cut: dict[str, list] = {}
+    for item in made:
+        q = by_key[(item.article, item.original)]
+        if q.article not in cut:
+            cut[q.article] = split_document(
+                news.documents[q.article], service.passage_sentences, service.passage_overlap, service.passage_max_chars
+            )
+        question = read_as(item, turns)
+        if q.answerable:
+            examples += _answerable_examples(
+                f"{q.id}-sf",
+                question,
+                q.article,
+                cut[q.article],
+                q.evidence,
+                q.answers,
+                negatives_per_question,
+                rng,
+                "synthetic-follow-up",
+            )
+        else:
+            for i, p in enumerate(_closest_passages(q.question, cut[q.article], max(1, negatives_per_question))):
+                examples.append(QAExample(f"{q.id}-sf-u{i}", q.article, question, p.text, (), "synthetic-follow-up"))
+    return examples
+
+
 def qamr_examples(
     path: Path, news_dir: Path, limit: int, rng: np.random.Generator
 ) -> tuple[list[QAExample], list[str]]:
@@ -316,6 +367,7 @@ def adapt(
     other_document_negatives: int = 0,
     conversations: Path | None = None,
     news_limit: int | None = None,
+    synthetic_follow_ups: int = 0,
 ) -> dict:
     """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
     optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
@@ -345,6 +397,10 @@ def adapt(
     conversation_examples = (
         conversation_train_examples(Path(conversations), news_dir, rng, negatives_per_question) if conversations else []
     )
+    if synthetic_follow_ups:
+        conversation_examples += synthetic_follow_up_examples(
+            news_dir, rng, synthetic_follow_ups, negatives_per_question
+        )
     qamr, dropped = [], []
     for path in news_qa:
         found, gone = qamr_examples(Path(path), news_dir, qamr_limit // max(1, len(news_qa)), rng)
@@ -365,6 +421,7 @@ def adapt(
         "news_repeat": news_repeat,
         "other_document_negatives": other_document_negatives,
         "news_question_limit": news_limit,
+        "synthetic_follow_ups": synthetic_follow_ups,
         "conversation_examples": len(conversation_examples),
         "conversation_unanswerable_examples": sum(e.is_impossible for e in conversation_examples),
         "negatives_per_question": negatives_per_question,
@@ -514,6 +571,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="training conversations over train articles (eval/conversations/train.jsonl): follow-ups read as the "
         "service reads them",
     )
+    parser.add_argument(
+        "--synthetic-follow-ups",
+        type=int,
+        default=0,
+        help="this many follow-ups made from news train questions (lab.synthetic_follow_ups), read as the service "
+        "reads a follow-up",
+    )
     parser.add_argument("--stage-batches", type=int, default=100, help="batches per stage (state saved after each)")
     parser.add_argument("--max-stages", type=int, help="stop after this many stages; run again to resume")
     parser.add_argument(
@@ -558,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         other_document_negatives=args.other_document_negatives,
         conversations=args.conversations,
         news_limit=args.news_limit,
+        synthetic_follow_ups=args.synthetic_follow_ups,
         seed=args.seed,
     )
     print(json.dumps(summary, indent=2))

@@ -321,3 +321,27 @@ def test_conversation_set_scores_unanswerable_follow_ups_beside_the_conversation
     broken.write_text(json.dumps(line) + "\n")
     with pytest.raises(ConversationSetError, match="past the last turn"):
         load_conversations(broken, news)
+
+
+def test_conversation_retrieval_grid_measures_each_setting(news_index_dir, tmp_path):
+    """`python -m lab.conversation_retrieval` (how the history settings were chosen on the training conversations):
+    one row per combination, and the conversation's questions find follow-ups' evidence that the follow-ups alone
+    do not."""
+    from eval.conversations import CONVERSATIONS_FILE
+    from eval.news_set import NEWS_DIR
+    from lab.conversation_retrieval import measure
+
+    subset = tmp_path / "ten.jsonl"
+    subset.write_text("".join(CONVERSATIONS_FILE.read_text(encoding="utf-8").splitlines(keepends=True)[:10]))
+    grid = {
+        "history_turns": [0, 1],
+        "history_query_weight": [2.0],
+        "history_ranking_weight": [3.0],
+        "topic_ranking_weight": [2.0],
+    }
+    alone, with_history = measure(subset, NEWS_DIR, "validation", grid, index_dir=news_index_dir)
+    assert (alone.history_turns, with_history.history_turns) == (0, 1)
+    assert alone.follow_ups == with_history.follow_ups >= 30
+    assert with_history.evidence_read > alone.evidence_read + 0.2
+    assert with_history.first_passage_right_article > alone.first_passage_right_article
+    assert with_history.evidence_read <= with_history.evidence_in_6 <= 1.0
