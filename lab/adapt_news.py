@@ -27,7 +27,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -79,6 +79,22 @@ def _closest_passages(text: str, passages: Sequence, count: int) -> list:
 
     words = content_words(text)
     return sorted(passages, key=lambda p: -len(words & content_words(p.text)))[:count]
+
+
+def _service_passages(news, service) -> Callable[[str], list]:
+    """An article's passages cut as the service cuts them (`service`: its Settings), each article cut once."""
+    from qa.passages import split_document
+
+    cut: dict[str, list] = {}
+
+    def passages_of(article: str) -> list:
+        if article not in cut:
+            cut[article] = split_document(
+                news.documents[article], service.passage_sentences, service.passage_overlap, service.passage_max_chars
+            )
+        return cut[article]
+
+    return passages_of
 
 
 def news_train_examples(
@@ -165,20 +181,12 @@ def conversation_train_examples(
     from eval.news_set import load_news_set
     from qa.config import Settings
     from qa.conversation import conversation_context, reader_question
-    from qa.passages import split_document
 
     service = Settings()
     turns = service.history_turns if history_turns is None else history_turns
     news = load_news_set(news_dir)
     conversations = load_conversations(Path(path), news, split="train")
-    cut: dict[str, list] = {}
-
-    def passages_of(article: str) -> list:
-        if article not in cut:
-            cut[article] = split_document(
-                news.documents[article], service.passage_sentences, service.passage_overlap, service.passage_max_chars
-            )
-        return cut[article]
+    passages_of = _service_passages(news, service)
 
     examples: list[QAExample] = []
     for conversation in conversations:
@@ -237,7 +245,6 @@ def synthetic_follow_up_examples(
     from eval.news_set import load_news_set
     from lab.synthetic_follow_ups import read_as, synthetic_follow_ups
     from qa.config import Settings
-    from qa.passages import split_document
 
     service = Settings()
     turns = service.history_turns if history_turns is None else history_turns
@@ -247,21 +254,18 @@ def synthetic_follow_up_examples(
     if limit < len(made):
         made = [made[i] for i in sorted(rng.choice(len(made), size=limit, replace=False))]
     by_key = {(q.article, q.question): q for q in train}
+    passages_of = _service_passages(news, service)
     examples: list[QAExample] = []
-    cut: dict[str, list] = {}
     for item in made:
         q = by_key[(item.article, item.original)]
-        if q.article not in cut:
-            cut[q.article] = split_document(
-                news.documents[q.article], service.passage_sentences, service.passage_overlap, service.passage_max_chars
-            )
+        article_passages = passages_of(q.article)
         question = read_as(item, turns)
         if q.answerable:
             examples += _answerable_examples(
                 f"{q.id}-sf",
                 question,
                 q.article,
-                cut[q.article],
+                article_passages,
                 q.evidence,
                 q.answers,
                 negatives_per_question,
@@ -269,7 +273,7 @@ def synthetic_follow_up_examples(
                 "synthetic-follow-up",
             )
         else:
-            for i, p in enumerate(_closest_passages(q.question, cut[q.article], max(1, negatives_per_question))):
+            for i, p in enumerate(_closest_passages(q.question, article_passages, max(1, negatives_per_question))):
                 examples.append(QAExample(f"{q.id}-sf-u{i}", q.article, question, p.text, (), "synthetic-follow-up"))
     return examples
 
