@@ -81,6 +81,27 @@ def _closest_passages(text: str, passages: Sequence, count: int) -> list:
     return sorted(passages, key=lambda p: -len(words & content_words(p.text)))[:count]
 
 
+def _question_examples(
+    qid: str,
+    asked_as: str,
+    question,
+    passages: Sequence,
+    negatives: int,
+    near_misses: int,
+    rng: np.random.Generator,
+    source: str,
+) -> list[QAExample]:
+    """A news-set question's examples, asked as `asked_as` over its article's `passages`: an answerable one as
+    `_answerable_examples`; an unanswerable one as no-answer examples over the `near_misses` passages closest to the
+    question's own words."""
+    if question.answerable:
+        return _answerable_examples(
+            qid, asked_as, question.article, passages, question.evidence, question.answers, negatives, rng, source
+        )
+    closest = _closest_passages(question.question, passages, near_misses)
+    return [QAExample(f"{qid}-u{i}", question.article, asked_as, p.text, (), source) for i, p in enumerate(closest)]
+
+
 def _service_passages(news, service) -> Callable[[str], list]:
     """An article's passages cut as the service cuts them (`service`: its Settings), each article cut once."""
     from qa.passages import split_document
@@ -133,22 +154,9 @@ def news_train_examples(
         chosen = sorted(rng.choice(len(train_questions), size=question_limit, replace=False))
         train_questions = [train_questions[i] for i in chosen]
     for q in train_questions:
-        article_passages = passages[q.article]
-        if q.answerable:
-            examples += _answerable_examples(
-                q.id,
-                q.question,
-                q.article,
-                article_passages,
-                q.evidence,
-                q.answers,
-                negatives_per_question,
-                rng,
-                "news-train",
-            )
-        else:
-            for i, p in enumerate(_closest_passages(q.question, article_passages, negatives_per_question)):
-                examples.append(QAExample(f"{q.id}-u{i}", q.article, q.question, p.text, (), "news-train"))
+        examples += _question_examples(
+            q.id, q.question, q, passages[q.article], negatives_per_question, negatives_per_question, rng, "news-train"
+        )
     if other_article_negatives:
         as_examples = [
             QAExample(q.id, q.article, q.question, "", tuple((a, 0) for a in q.answers), "news-train")
@@ -258,23 +266,16 @@ def synthetic_follow_up_examples(
     examples: list[QAExample] = []
     for item in made:
         q = by_key[(item.article, item.original)]
-        article_passages = passages_of(q.article)
-        question = read_as(item, turns)
-        if q.answerable:
-            examples += _answerable_examples(
-                f"{q.id}-sf",
-                question,
-                q.article,
-                article_passages,
-                q.evidence,
-                q.answers,
-                negatives_per_question,
-                rng,
-                "synthetic-follow-up",
-            )
-        else:
-            for i, p in enumerate(_closest_passages(q.question, article_passages, max(1, negatives_per_question))):
-                examples.append(QAExample(f"{q.id}-sf-u{i}", q.article, question, p.text, (), "synthetic-follow-up"))
+        examples += _question_examples(
+            f"{q.id}-sf",
+            read_as(item, turns),
+            q,
+            passages_of(q.article),
+            negatives_per_question,
+            max(1, negatives_per_question),
+            rng,
+            "synthetic-follow-up",
+        )
     return examples
 
 

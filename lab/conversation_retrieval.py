@@ -31,11 +31,9 @@ class RetrievalFigures(BaseModel):
     first_passage_right_article: float
 
 
-def _follow_ups(path: Path, news_dir: Path, split: str) -> list[tuple[str, tuple[str, ...], list[str], str]]:
+def _follow_ups(path: Path, news, split: str) -> list[tuple[str, tuple[str, ...], list[str], str]]:
     from eval.conversations import load_conversations
-    from eval.news_set import load_news_set
 
-    news = load_news_set(news_dir)
     items = []
     for conversation in load_conversations(path, news, split=split):
         history: list[str] = []
@@ -62,8 +60,9 @@ def measure(
     from qa.conversation import conversation_context
     from qa.pipeline import QAPipeline
 
-    items = _follow_ups(path, news_dir, split)
-    pipeline = QAPipeline.from_settings(news_settings(load_news_set(news_dir), Settings(), index_dir))
+    news = load_news_set(news_dir)
+    items = _follow_ups(path, news, split)
+    pipeline = QAPipeline.from_settings(news_settings(news, Settings(), index_dir))
     retriever = pipeline.retriever
     depth = max(passages, 6)
     results = []
