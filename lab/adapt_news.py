@@ -173,13 +173,14 @@ def news_train_examples(
 
 
 def conversation_train_examples(
-    path: Path,
+    paths: Sequence[Path],
     news_dir: Path,
     rng: np.random.Generator,
     negatives_per_question: int = 1,
     history_turns: int | None = None,
 ) -> list[QAExample]:
-    """Training conversations over train articles (`eval/conversations/train.jsonl`), each follow-up read as the
+    """Training conversations over train articles (`eval/conversations/train.jsonl`, `train2.jsonl`: one or more
+    files, read in order), each follow-up read as the
     service reads it: the follow-up with the subject of the conversation's earlier questions after it
     (`qa.conversation.reader_question`, with the service's history window). Answerable follow-ups: the article's
     passages holding their evidence are positives, `negatives_per_question` other passages no-answer examples.
@@ -193,7 +194,7 @@ def conversation_train_examples(
     service = Settings()
     turns = service.history_turns if history_turns is None else history_turns
     news = load_news_set(news_dir)
-    conversations = load_conversations(Path(path), news, split="train")
+    conversations = [c for path in paths for c in load_conversations(Path(path), news, split="train")]
     passages_of = _service_passages(news, service)
 
     examples: list[QAExample] = []
@@ -370,7 +371,7 @@ def adapt(
     max_stages: int | None = None,
     recalibrate: bool = True,
     other_document_negatives: int = 0,
-    conversations: Path | None = None,
+    conversations: Sequence[Path] = (),
     news_limit: int | None = None,
     synthetic_follow_ups: int = 0,
 ) -> dict:
@@ -400,7 +401,7 @@ def adapt(
         question_limit=news_limit,
     )
     conversation_examples = (
-        conversation_train_examples(Path(conversations), news_dir, rng, negatives_per_question) if conversations else []
+        conversation_train_examples(conversations, news_dir, rng, negatives_per_question) if conversations else []
     )
     if synthetic_follow_ups:
         conversation_examples += synthetic_follow_up_examples(
@@ -573,6 +574,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--conversations",
         type=Path,
+        nargs="+",
+        default=[],
         help="training conversations over train articles (eval/conversations/train.jsonl): follow-ups read as the "
         "service reads them",
     )

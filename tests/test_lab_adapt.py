@@ -73,7 +73,7 @@ def test_training_conversations_are_read_as_the_service_reads_follow_ups():
     path = NEWS_DIR.parent / "conversations" / "train.jsonl"
     news = load_news_set(NEWS_DIR)
     conversations = load_conversations(path, news, split="train")  # train articles only, answers verbatim
-    examples = conversation_train_examples(path, NEWS_DIR, np.random.default_rng(0))
+    examples = conversation_train_examples([path], NEWS_DIR, np.random.default_rng(0))
     by_id = {e.qid: e for e in examples}
     first = conversations[0]
     follow_up = first.turns[1]
@@ -89,6 +89,36 @@ def test_training_conversations_are_read_as_the_service_reads_follow_ups():
     assert len(unanswerable) >= sum(len(c.unanswerable) for c in conversations)
     assert all(not e.answers and e.title in news.articles for e in unanswerable)
     assert {news.articles[e.title].split for e in examples} == {"train"}
+
+
+def test_training_conversation_files_read_as_the_service_reads_them():
+    """Both training files: train articles only, answers verbatim, every follow-up (answerable or not) a follow-up
+    to the service's detector and every first question and answerable rewrite self-contained; the second file asks new
+    questions, not the first file's again."""
+    from eval.conversations import load_conversations
+    from qa.conversation import needs_history
+
+    news = load_news_set(NEWS_DIR)
+    folder = NEWS_DIR.parent / "conversations"
+    first, second = (load_conversations(folder / name, news, split="train") for name in ("train.jsonl", "train2.jsonl"))
+    ids = [c.id for c in first + second]
+    assert len(ids) == len(set(ids)) and len(second) >= 170
+    for conversation in first + second:
+        opening, *follow_ups = conversation.turns
+        assert opening.kind == "first" and not needs_history(opening.question)
+        for turn in follow_ups:
+            assert turn.kind == "follow-up" and needs_history(turn.question), turn.question
+            assert turn.rewrite and not needs_history(turn.rewrite), turn.rewrite
+        for item in conversation.unanswerable:
+            # (Their rewrites only pick the near-miss passages; the detector may read a few as follow-ups.)
+            assert needs_history(item.question), item.question
+    # Short follow-ups ("And a year earlier?") recur; the self-contained questions must not.
+    asked_before = {t.rewrite or t.question for c in first for t in c.turns}
+    assert not asked_before & {t.rewrite or t.question for c in second for t in c.turns}
+    examples = conversation_train_examples(
+        [folder / "train.jsonl", folder / "train2.jsonl"], NEWS_DIR, np.random.default_rng(0)
+    )
+    assert {e.qid.split("-t")[0] for e in examples} >= {c.id for c in second}
 
 
 def test_qamr_articles_sharing_a_sentence_with_the_news_set_are_dropped(tmp_path):
