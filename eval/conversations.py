@@ -138,11 +138,12 @@ def _ask(
     answers = pipeline.decide(reading)
     scored = pipeline.score(reading)
     best = scored[0] if scored else None
+    forced: float | None = None  # an unanswerable turn has no span to force: no forced F1 (not 0)
     if gold:
         f1 = score_prediction(answers[0].text, gold)[1] if answers else 0.0
         forced = score_prediction(best.text, gold)[1] if best else 0.0
     else:
-        f1, forced = float(not answers), 0.0
+        f1 = float(not answers)
     return {
         "question": question,
         "answerable": bool(gold),
@@ -157,6 +158,15 @@ def _ask(
         "article_read": any(hit.passage.doc_id == article for hit in reading.retrieved),
         "history_used": list(reading.history.questions),
     }
+
+
+def _mean(values: list[float]) -> float | None:
+    """The mean, or None for no values (a kind of turn with nothing to average)."""
+    return sum(values) / len(values) if values else None
+
+
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else value
 
 
 def evaluate_conversations(
@@ -210,7 +220,7 @@ def evaluate_conversations(
         summary[kind] = {
             "turns": len(group),
             "f1": sum(r["f1"] for r in group) / len(group),
-            "forced_f1": sum(r["forced_f1"] for r in group) / len(group),
+            "forced_f1": _mean([r["forced_f1"] for r in group if r["forced_f1"] is not None]),
             "right_article": sum(r["right_article"] for r in group) / len(group),
             "article_read": sum(r["article_read"] for r in group) / len(group),
             "abstained": sum(not r["prediction"] for r in group) / len(group),
@@ -236,7 +246,7 @@ def evaluate_conversations(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "conversations_eval.json", {"summary": summary, "turns": rows})
     table = [
-        (kind, s["turns"], s["f1"], s["forced_f1"], s["right_article"], s["article_read"], s["abstained"])
+        (kind, s["turns"], s["f1"], _blank(s["forced_f1"]), s["right_article"], s["article_read"], s["abstained"])
         for kind, s in summary.items()
         if isinstance(s, dict) and "forced_f1" in s
     ]

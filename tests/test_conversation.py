@@ -312,6 +312,10 @@ def test_conversation_set_scores_unanswerable_follow_ups_beside_the_conversation
     ]
     assert all(first.unanswerable[0].question not in r["history_used"] for r in asked_after)
     assert summary["unanswerable follow-up with conversation"]["turns"] == len(unanswerable)
+    # No span is right for an unanswerable turn: it has no forced F1 (not a misleading 0); answerable turns do.
+    assert all(r["forced_f1"] is None for r in unanswerable)
+    assert summary["unanswerable follow-up with conversation"]["forced_f1"] is None
+    assert 0.0 <= summary["follow-up with conversation"]["forced_f1"] <= 1.0
     assert 0.0 <= summary["all follow-ups with conversation"]["f1"] <= 1.0
 
     # A follow-up placed after a turn the conversation does not have is refused with the line and the reason.
