@@ -333,7 +333,9 @@ def recalibrate_on_squad_validation(model_dir: Path, squad_dir: Path, reader=Non
 def _fingerprint(settings: dict, feats: dict[str, np.ndarray], plan: list[list[np.ndarray]]) -> str:
     """What a resumed run must share with the run that saved the state: its settings, windows and batch order."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for key in sorted(feats):
+    # Soft targets are the base model's logits: floats that may differ in the last bit between machines; the base
+    # model and the windows they come from are already in the fingerprint.
+    for key in sorted(set(feats) - {"soft_start", "soft_end"}):
         digest.update(np.ascontiguousarray(feats[key]).tobytes())
     for epoch in plan:
         for batch in epoch:
@@ -374,12 +376,15 @@ def adapt(
     conversations: Sequence[Path] = (),
     news_limit: int | None = None,
     synthetic_follow_ups: int = 0,
+    distill_weight: float = 0.0,
+    distill_temperature: float = 2.0,
 ) -> dict:
     """Continue training in stages of `stage_batches` batches. After each stage the whole training state (weights,
     optimiser, schedule, random state, losses) is saved in `out/train_state.pt`; started again with the same
     arguments, a run resumes where the last stage ended (the data and batch order are rebuilt from the seed and
     checked against the saved fingerprint). `max_stages` stops after that many stages (resume later). Each epoch
-    ends with a checkpoint `out/epoch-N`."""
+    ends with a checkpoint `out/epoch-N`. `distill_weight` > 0 (with `conversations`): each follow-up window also
+    learns the base model's reading of its rewrite over the same passage (lab.distill), at that weight."""
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -442,9 +447,24 @@ def adapt(
     model = AutoModelForQuestionAnswering.from_pretrained(str(base_model), dtype=torch.float32)
     settings = ReaderSettings.load(base_model)
     config = TrainConfig(squad_dir=str(squad_dir or ""), out=str(out), max_length=max_length, batch_size=batch_size)
-    parts = [build_features(tokenizer, news, config, rng, repeat_unanswerable=1) for _ in range(news_repeat)]
+    distilling = bool(distill_weight and conversations)
+    parts = [
+        build_features(tokenizer, news, config, rng, repeat_unanswerable=1, example_index=distilling)
+        for _ in range(news_repeat)
+    ]
     if qamr or squad:
-        parts += [build_features(tokenizer, qamr + squad, config, rng)]
+        parts += [build_features(tokenizer, qamr + squad, config, rng, example_index=distilling)]
+    if distilling:
+        from lab.distill import conversation_teacher_questions, soft_targets
+
+        teachers = conversation_teacher_questions(conversations, news_dir)
+        teacher = AutoModelForQuestionAnswering.from_pretrained(str(base_model), dtype=torch.float32)
+        sources = [news] * news_repeat + ([qamr + squad] if qamr or squad else [])
+        for part, examples in zip(parts, sources):
+            part.update(soft_targets(teacher, tokenizer, part, examples, teachers, max_length, config.stride))
+            del part["example"]
+        data["distilled_windows"] = int(sum(p["soft_mask"].any(axis=1).sum() for p in parts))
+        del teacher
     feats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     lengths = feats["attention_mask"].sum(axis=1)
     # Every epoch's batches are drawn up front, so a resumed run takes exactly the batches the first one would have.
@@ -459,6 +479,7 @@ def adapt(
         "batch_size": batch_size,
         "seed": seed,
         "max_length": max_length,
+        **({"distill_weight": distill_weight, "distill_temperature": distill_temperature} if distilling else {}),
     }
     fingerprint = _fingerprint(run_settings, feats, plan)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
@@ -504,7 +525,18 @@ def adapt(
         model.train()
         epoch, within = divmod(step, steps_per_epoch)
         idx = plan[epoch][within]
-        losses.append(train_step(model, feats, idx, int(lengths[idx].max()), optimizer, scheduler))
+        losses.append(
+            train_step(
+                model,
+                feats,
+                idx,
+                int(lengths[idx].max()),
+                optimizer,
+                scheduler,
+                distill_weight=distill_weight if distilling else 0.0,
+                temperature=distill_temperature,
+            )
+        )
         step += 1
         progress.update(1)
         epoch_done = step % steps_per_epoch == 0
@@ -586,6 +618,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="this many follow-ups made from news train questions (lab.synthetic_follow_ups), read as the service "
         "reads a follow-up",
     )
+    parser.add_argument(
+        "--distill-follow-ups",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="with --conversations: each follow-up also learns the base model's reading of its rewrite (lab.distill), "
+        "at this weight beside the gold answer's loss",
+    )
+    parser.add_argument("--distill-temperature", type=float, default=2.0)
     parser.add_argument("--stage-batches", type=int, default=100, help="batches per stage (state saved after each)")
     parser.add_argument("--max-stages", type=int, help="stop after this many stages; run again to resume")
     parser.add_argument(
@@ -632,6 +673,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         news_limit=args.news_limit,
         synthetic_follow_ups=args.synthetic_follow_ups,
         seed=args.seed,
+        distill_weight=args.distill_follow_ups,
+        distill_temperature=args.distill_temperature,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -119,11 +119,14 @@ def build_features(
     config: TrainConfig,
     rng: np.random.Generator,
     repeat_unanswerable: int = 1,
+    example_index: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Tokenise examples into fixed-length training windows with start/end token labels (0 = [CLS] = no answer)."""
+    """Tokenise examples into fixed-length training windows with start/end token labels (0 = [CLS] = no answer).
+    `example_index` adds "example": each window's place in `examples` (for soft targets, lab.distill)."""
     from tqdm.auto import tqdm
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in (*MODEL_INPUTS, "start", "end")}
+    keys = (*MODEL_INPUTS, "start", "end", *(["example"] if example_index else []))
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     chunk = 1000
     for i in tqdm(range(0, len(examples), chunk), desc="tokenising", unit="chunk", leave=False):
         batch = list(examples[i : i + chunk])
@@ -165,6 +168,8 @@ def build_features(
         parts["token_type_ids"].append(windows.token_type_ids[keep])
         parts["start"].append(np.asarray(starts, dtype=np.int64))
         parts["end"].append(np.asarray(ends, dtype=np.int64))
+        if example_index:
+            parts["example"].append(i + windows.pair_index[keep].astype(np.int64))
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
@@ -241,9 +246,12 @@ def train_step(
     scheduler,
     device: str = "cpu",
     use_bf16: bool = False,
+    distill_weight: float = 0.0,
+    temperature: float = 2.0,
 ) -> float:
-    """One optimiser step on the windows `idx` (cut to `width` tokens): mean of the start and end cross-entropy.
-    Returns the loss."""
+    """One optimiser step on the windows `idx` (cut to `width` tokens): mean of the start and end cross-entropy,
+    plus `distill_weight` times the distillation loss on windows with soft targets (lab.distill). Returns the
+    loss."""
     import torch
 
     batch = {k: torch.from_numpy(feats[k][idx][:, :width]).to(device) for k in MODEL_INPUTS}
@@ -255,6 +263,11 @@ def train_step(
         torch.nn.functional.cross_entropy(output.start_logits.float(), start_t)
         + torch.nn.functional.cross_entropy(output.end_logits.float(), end_t)
     ) / 2
+    if distill_weight:
+        from lab.distill import SOFT_KEYS, distillation_loss
+
+        soft = {k: torch.from_numpy(feats[k][idx][:, :width]).to(device) for k in SOFT_KEYS}
+        loss = loss + distill_weight * distillation_loss(output.start_logits, output.end_logits, soft, temperature)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()

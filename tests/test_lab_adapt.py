@@ -230,3 +230,52 @@ def test_adaptation_stopped_after_a_stage_resumes_to_the_same_weights_as_an_unbr
     assert all(torch.equal(first["model"][k], second["model"][k]) for k in first["model"])
     with pytest.raises(SystemExit, match="other data or settings"):
         run(tmp_path / "broken", 1, learning_rate=1e-4)
+
+
+def test_follow_up_windows_learn_the_teachers_reading_of_the_rewrite_at_the_same_passage_tokens():
+    """Soft targets (lab.distill): the teacher's logits reading the rewrite land on the follow-up window's [CLS] and
+    passage tokens, shifted by the difference in question lengths; other windows get none; the loss is 0 when the
+    student reads as the teacher and positive otherwise."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from lab.distill import conversation_teacher_questions, distillation_loss, soft_targets
+    from lab.train_reader import TrainConfig, build_features
+    from qa.reader.settings import packaged_reader_dir
+    from qa.reader.windows import tokenize_windows
+
+    context = "The ward opened in March 2024 at Ollerby Royal Infirmary. It has 20 beds and a garden."
+    follow_up = "How many beds does it have? ward opened at Ollerby Royal Infirmary"
+    rewrite = "How many beds does the new ward at Ollerby Royal Infirmary have?"
+    examples = [
+        QAExample("f", "t", follow_up, context, (("20", context.index("20 beds")),)),
+        QAExample("s", "t", "When did the ward open?", context, (("March 2024", context.index("March 2024")),)),
+    ]
+    model_dir = packaged_reader_dir()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    teacher = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), dtype=torch.float32)
+    config = TrainConfig(squad_dir="", out="", max_length=96, stride=32)
+    feats = build_features(tokenizer, examples, config, np.random.default_rng(0), example_index=True)
+    assert list(feats["example"]) == [0, 1]
+    soft = soft_targets(teacher, tokenizer, feats, examples, {follow_up: rewrite}, 96, 32)
+    assert not soft["soft_mask"][1].any()
+    mask = soft["soft_mask"][0]
+    passage = np.flatnonzero(feats["token_type_ids"][0] == 1)[:-1]
+    assert mask[0] and mask[passage].all() and mask.sum() == len(passage) + 1
+
+    taught = tokenize_windows(tokenizer, [rewrite], [context], 96, 32)
+    with torch.no_grad():
+        logits = teacher(**{k: torch.from_numpy(getattr(taught, k)) for k in feats if k in MODEL_KEYS})
+    shift = int(np.flatnonzero(taught.token_type_ids[0] == 1)[0] - passage[0])
+    np.testing.assert_allclose(soft["soft_start"][0, passage], logits.start_logits[0, passage + shift], atol=1e-4)
+
+    tensors = {k: torch.from_numpy(v[:1]) for k, v in soft.items()}
+    same = distillation_loss(tensors["soft_start"], tensors["soft_end"], tensors, temperature=2.0)
+    other = distillation_loss(tensors["soft_end"], tensors["soft_start"], tensors, temperature=2.0)
+    assert float(same) < 1e-6 < float(other)
+    # The training conversations give every follow-up read with its conversation a rewrite to learn from.
+    teachers = conversation_teacher_questions([NEWS_DIR.parent / "conversations" / "train.jsonl"], NEWS_DIR)
+    assert len(teachers) > 900 and all(r and q != r for q, r in teachers.items())
+
+
+MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids")
