@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     merge_overlapping_passages: bool = Field(
         False,
         description="read overlapping passages of one document once, as one text (each sentence read once; answers "
-        "still cite a passage read): about a quarter less reading, but news validation F1 about 0.015 lower with "
-        "the shipped reader (eval/README.md), so off",
+        "still cite a passage read): about a quarter less reading, but news validation F1 about 0.009 lower with "
+        "the shipped reader (eval/README.md, Speed, sessions 14-15), so off",
     )
     early_stop: bool = Field(
         False,
